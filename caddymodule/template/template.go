@@ -1,0 +1,286 @@
+// Package template evaluates the key and event templates of callback_guard:
+// `{json.a.b}` (a field of a JSON body), `{form.f}` (a field of a
+// form-encoded body), `{claim.c}` (a verified JWT claim), `{body.sha256}`
+// (hex SHA-256 of the raw body), any Caddy request placeholder, and literal
+// text. A template resolves only when every placeholder in it is non-empty,
+// except placeholders marked optional (Globiance's payment fields).
+//
+// Templates are compiled into a Set at provisioning, so that all the JSON
+// fields a guard needs are read in one pass over the body, once per request,
+// and only when a template asks for them.
+package template
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/callbackguard/callbackguard/caddymodule/jsonscan"
+)
+
+type partKind uint8
+
+const (
+	partLiteral partKind = iota
+	partJSON
+	partForm
+	partClaim
+	partBodySHA256
+	partPlaceholder
+)
+
+type part struct {
+	kind     partKind
+	text     string // literal text, form field, claim name or placeholder name
+	jsonIdx  int    // index into the Set's JSON paths
+	optional bool   // may be empty without leaving the template unresolved
+}
+
+// Template is one compiled template.
+type Template struct {
+	src   string
+	parts []part
+}
+
+// String returns the template as written.
+func (t *Template) String() string { return t.src }
+
+// Literal reports whether the template has no placeholder, and its text.
+func (t *Template) Literal() (string, bool) {
+	if len(t.parts) == 1 && t.parts[0].kind == partLiteral {
+		return t.parts[0].text, true
+	}
+	if len(t.parts) == 0 {
+		return "", true
+	}
+	return "", false
+}
+
+// Set compiles templates that share one read of the request body.
+type Set struct {
+	jsonPaths [][]string
+	jsonIndex map[string]int
+	usesForm  bool
+}
+
+// Compile parses src. Placeholders whose names start with one of
+// optionalPrefixes may be empty.
+func (s *Set) Compile(src string, optionalPrefixes []string) (*Template, error) {
+	t := &Template{src: src}
+	var lit strings.Builder
+	flush := func() {
+		if lit.Len() > 0 {
+			t.parts = append(t.parts, part{kind: partLiteral, text: lit.String()})
+			lit.Reset()
+		}
+	}
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch {
+		case c == '\\' && i+1 < len(src) && (src[i+1] == '{' || src[i+1] == '}'):
+			lit.WriteByte(src[i+1])
+			i++
+		case c == '}':
+			return nil, fmt.Errorf("template %q: '}' without '{' at offset %d", src, i)
+		case c == '{':
+			end := strings.IndexByte(src[i+1:], '}')
+			if end < 0 {
+				return nil, fmt.Errorf("template %q: unclosed '{' at offset %d", src, i)
+			}
+			name := src[i+1 : i+1+end]
+			if name == "" || strings.ContainsAny(name, "{ ") {
+				return nil, fmt.Errorf("template %q: invalid placeholder {%s}", src, name)
+			}
+			p, err := s.placeholder(name)
+			if err != nil {
+				return nil, fmt.Errorf("template %q: %w", src, err)
+			}
+			for _, prefix := range optionalPrefixes {
+				if strings.HasPrefix(name, prefix) {
+					p.optional = true
+				}
+			}
+			flush()
+			t.parts = append(t.parts, p)
+			i += end + 1
+		default:
+			lit.WriteByte(c)
+		}
+	}
+	flush()
+	return t, nil
+}
+
+func (s *Set) placeholder(name string) (part, error) {
+	switch {
+	case strings.HasPrefix(name, "json."):
+		path := name[len("json."):]
+		keys := strings.Split(path, ".")
+		for _, k := range keys {
+			if k == "" {
+				return part{}, fmt.Errorf("{%s}: empty key in JSON path", name)
+			}
+		}
+		idx, ok := s.jsonIndex[path]
+		if !ok {
+			if s.jsonIndex == nil {
+				s.jsonIndex = make(map[string]int)
+			}
+			idx = len(s.jsonPaths)
+			s.jsonIndex[path] = idx
+			s.jsonPaths = append(s.jsonPaths, keys)
+		}
+		return part{kind: partJSON, jsonIdx: idx}, nil
+	case strings.HasPrefix(name, "form."):
+		if len(name) == len("form.") {
+			return part{}, fmt.Errorf("{%s}: missing form field name", name)
+		}
+		s.usesForm = true
+		return part{kind: partForm, text: name[len("form."):]}, nil
+	case strings.HasPrefix(name, "claim."):
+		if len(name) == len("claim.") {
+			return part{}, fmt.Errorf("{%s}: missing claim name", name)
+		}
+		return part{kind: partClaim, text: name[len("claim."):]}, nil
+	case name == "body.sha256":
+		return part{kind: partBodySHA256}, nil
+	case strings.HasPrefix(name, "body."):
+		return part{}, fmt.Errorf("{%s}: unknown body placeholder (only {body.sha256})", name)
+	}
+	return part{kind: partPlaceholder, text: name}, nil
+}
+
+// Env is one request as templates see it. Fill the exported fields; the
+// rest caches what one template computed for the next.
+type Env struct {
+	Set *Set
+	// Body is the raw request body.
+	Body []byte
+	// FormBody tells that the body is application/x-www-form-urlencoded.
+	FormBody bool
+	// Claims are the verified JWT claims (nil: none).
+	Claims map[string]any
+	// Placeholder resolves Caddy's own placeholders (nil: none resolve).
+	Placeholder func(name string) (string, bool)
+
+	jsonDone  bool
+	jsonVals  []string
+	jsonFound []bool
+	formDone  bool
+	form      url.Values
+	sha       string
+}
+
+// Resolve evaluates t; ok is false when a required placeholder is empty.
+func (t *Template) Resolve(e *Env) (string, bool) {
+	if len(t.parts) == 1 {
+		return e.value(&t.parts[0])
+	}
+	var b strings.Builder
+	for i := range t.parts {
+		p := &t.parts[i]
+		v, ok := e.value(p)
+		if !ok {
+			return "", false
+		}
+		b.WriteString(v)
+	}
+	return b.String(), true
+}
+
+// value renders one part; ok is false when a required part is empty.
+func (e *Env) value(p *part) (string, bool) {
+	var v string
+	switch p.kind {
+	case partLiteral:
+		return p.text, true
+	case partJSON:
+		if !e.jsonDone {
+			e.scanJSON()
+		}
+		if e.jsonFound[p.jsonIdx] {
+			v = e.jsonVals[p.jsonIdx]
+		}
+	case partForm:
+		if !e.formDone {
+			e.formDone = true
+			if e.FormBody && len(e.Body) > 0 {
+				e.form, _ = url.ParseQuery(string(e.Body))
+			}
+		}
+		v = e.form.Get(p.text)
+	case partClaim:
+		v = claimValue(e.Claims, p.text)
+	case partBodySHA256:
+		if len(e.Body) > 0 {
+			if e.sha == "" {
+				sum := sha256.Sum256(e.Body)
+				e.sha = hex.EncodeToString(sum[:])
+			}
+			v = e.sha
+		}
+	case partPlaceholder:
+		if e.Placeholder != nil {
+			v, _ = e.Placeholder(p.text)
+		}
+	}
+	if v == "" && !p.optional {
+		return "", false
+	}
+	return v, true
+}
+
+func (e *Env) scanJSON() {
+	e.jsonDone = true
+	n := len(e.Set.jsonPaths)
+	e.jsonVals = make([]string, n)
+	e.jsonFound = make([]bool, n)
+	if len(e.Body) > 0 {
+		jsonscan.LookupAll(e.Body, e.Set.jsonPaths, e.jsonVals, e.jsonFound)
+	}
+}
+
+// claimValue renders a claim as text: strings as they are, numbers as
+// written, objects and arrays as compact JSON. A name with dots is first
+// looked up whole (claims named by URI), then as a path.
+func claimValue(claims map[string]any, name string) string {
+	if claims == nil {
+		return ""
+	}
+	v, ok := claims[name]
+	if !ok && strings.Contains(name, ".") {
+		var cur any = claims
+		for _, k := range strings.Split(name, ".") {
+			m, isMap := cur.(map[string]any)
+			if !isMap {
+				return ""
+			}
+			if cur, ok = m[k]; !ok {
+				return ""
+			}
+		}
+		v = cur
+	}
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	case bool:
+		if x {
+			return "true"
+		}
+		return "false"
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return ""
+		}
+		return string(b)
+	}
+}

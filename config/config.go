@@ -1,0 +1,200 @@
+// Package config is the typed configuration of the callback_guard directive:
+// what a user writes (Guard, in Caddy's JSON as in the Caddyfile), the
+// provider presets, the defaults, and the validation. It imports nothing of
+// Caddy so that it can be read, tested and reused on its own.
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Directive is the name errors are prefixed with.
+const Directive = "callback_guard"
+
+// Defaults that no preset overrides.
+const (
+	DefaultMaxBody         int64 = 1 << 20
+	DefaultUpstreamTimeout       = 30 * time.Second
+	DefaultOnTimeoutStatus       = 504
+	DefaultLeeway                = time.Minute
+)
+
+// Token sources of a jwt block.
+const (
+	SourceForm   = "form"
+	SourceJSON   = "json"
+	SourceHeader = "header"
+	SourceQuery  = "query"
+)
+
+// forward_claims modes.
+const (
+	ForwardClaimsOff    = "off"
+	ForwardClaimsHeader = "header"
+	ForwardClaimsBody   = "body"
+)
+
+// Store kinds and store_failure modes.
+const (
+	StoreMemory        = "memory"
+	StoreRedis         = "redis"
+	StoreFailureOpen   = "open"
+	StoreFailureReject = "reject"
+)
+
+// DedupeOff, as the only dedupe template, turns deduplication off.
+const DedupeOff = "off"
+
+// Guard is the configuration of one callback_guard: one callback endpoint of
+// one provider. Zero values mean "the preset's default".
+type Guard struct {
+	// Preset names the provider: glopal, globiance, avarda, payglocal or
+	// generic. It sets the defaults below and X-Callback-Provider.
+	Preset string `json:"preset"`
+
+	// BasicAuth lists accepted user/password pairs (alternatives).
+	BasicAuth []BasicAuth `json:"basic_auth,omitempty"`
+	// QuerySecret lists accepted query-parameter secrets (alternatives).
+	QuerySecret []QuerySecret `json:"query_secret,omitempty"`
+	// HeaderSecret lists accepted static header values (alternatives).
+	HeaderSecret []HeaderSecret `json:"header_secret,omitempty"`
+	// SignedURL lists accepted URL signature keys (alternatives).
+	SignedURL []SignedURL `json:"signed_url,omitempty"`
+	// JWT verifies a signed token carried by the request.
+	JWT *JWT `json:"jwt,omitempty"`
+
+	// Dedupe lists key templates; the first that resolves wins. ["off"]
+	// disables deduplication; empty means the preset's default.
+	Dedupe []string `json:"dedupe,omitempty"`
+	// DedupeTTL is how long an answer is kept for replay.
+	DedupeTTL Duration `json:"dedupe_ttl,omitempty"`
+	// Deadline is when the provider gets the on_timeout answer if the
+	// backend has not answered.
+	Deadline Duration `json:"deadline,omitempty"`
+	// OnTimeout is the answer at the deadline (default 504, empty body).
+	OnTimeout *OnTimeout `json:"on_timeout,omitempty"`
+	// UpstreamTimeout bounds the forward, from the request's arrival.
+	UpstreamTimeout Duration `json:"upstream_timeout,omitempty"`
+	// MaxBody is the largest body accepted, in bytes; larger gets 413.
+	MaxBody int64 `json:"max_body,omitempty"`
+	// ForwardClaims passes verified JWT claims on: off, header or body.
+	ForwardClaims string `json:"forward_claims,omitempty"`
+	// Store is where deduplication keys live (default memory).
+	Store *Store `json:"store,omitempty"`
+	// StoreFailure is what happens when the store is unreachable: open
+	// (forward anyway, the default) or reject (answer 503).
+	StoreFailure string `json:"store_failure,omitempty"`
+}
+
+// BasicAuth is one accepted user and password.
+type BasicAuth struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// QuerySecret is a secret expected in a query parameter.
+type QuerySecret struct {
+	Param  string `json:"param"`
+	Secret string `json:"secret"`
+}
+
+// HeaderSecret is the exact whole value expected in a header.
+type HeaderSecret struct {
+	Header string `json:"header"`
+	Value  string `json:"value"`
+}
+
+// SignedURL is the parameter carrying a URL's HMAC and its secret.
+type SignedURL struct {
+	Param  string `json:"param"`
+	Secret string `json:"secret"`
+}
+
+// JWT configures token verification.
+type JWT struct {
+	// From lists where the token is looked for, in order. Empty: the
+	// Authorization header with the Bearer scheme.
+	From []TokenSource `json:"from,omitempty"`
+	// Keys are RSA or EC public keys (PEM files) by key id.
+	Keys []JWTKey `json:"keys,omitempty"`
+	// Secrets are HMAC secrets for HS256/384/512.
+	Secrets []string `json:"secrets,omitempty"`
+	// Algs is the allow-list; empty: every alg the keys fit.
+	Algs []string `json:"algs,omitempty"`
+	// Leeway is the clock skew allowed for exp, nbf and iat (default 1m).
+	Leeway *Duration `json:"leeway,omitempty"`
+	// MaxAge rejects tokens issued longer ago than this (default off).
+	MaxAge Duration `json:"max_age,omitempty"`
+}
+
+// TokenSource is one place a token may be: form, json, header or query,
+// and the field, header or parameter name.
+type TokenSource struct {
+	Source string `json:"source"`
+	Name   string `json:"name"`
+}
+
+// JWTKey is a public key file and the key id tokens name it by.
+type JWTKey struct {
+	KeyID string `json:"kid"`
+	File  string `json:"file"`
+}
+
+// OnTimeout is the answer a provider gets at the deadline.
+type OnTimeout struct {
+	Status int    `json:"status"`
+	Body   string `json:"body,omitempty"`
+}
+
+// Store selects the deduplication store.
+type Store struct {
+	Kind string `json:"kind"`
+	URL  string `json:"url,omitempty"`
+}
+
+// Duration is a time.Duration that reads and writes JSON as Go duration
+// text ("4500ms", "10s") and also reads integer nanoseconds, as Caddy does.
+type Duration time.Duration
+
+// MarshalJSON writes the duration as text.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads "10s"-style text or integer nanoseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		v, err := ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		*d = Duration(v)
+		return nil
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return fmt.Errorf("duration must be text like \"10s\" or integer nanoseconds: %w", err)
+	}
+	*d = Duration(n)
+	return nil
+}
+
+// ParseDuration reads Go duration text and, like Caddy, a "d" suffix for days.
+func ParseDuration(s string) (time.Duration, error) {
+	if strings.HasSuffix(s, "d") {
+		days, err := strconv.ParseFloat(strings.TrimSuffix(s, "d"), 64)
+		if err != nil {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		return time.Duration(days * 24 * float64(time.Hour)), nil
+	}
+	return time.ParseDuration(s)
+}

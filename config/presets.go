@@ -1,0 +1,124 @@
+package config
+
+import "time"
+
+// Preset is what a provider's name in `callback_guard <preset>` stands for:
+// the defaults of the Presets table of the contract and how the guard derives
+// X-Callback-Event and X-Callback-Outcome for that provider.
+type Preset struct {
+	// Name is the preset's name, also the X-Callback-Provider value and the
+	// provider label of the metrics.
+	Name string
+	// Deadline is how long the provider waits for an answer.
+	Deadline time.Duration
+	// DedupeTTL is how long a stored answer is replayed.
+	DedupeTTL time.Duration
+	// Dedupe lists the default key templates; the first that resolves wins.
+	// Nil means deduplication is off by default.
+	Dedupe []string
+	// OptionalPlaceholders are placeholder-name prefixes that may resolve
+	// to an empty value without making a template unresolved (Globiance's
+	// checkout events carry no payload.payment).
+	OptionalPlaceholders []string
+	// Event is the template of X-Callback-Event; empty means none. A literal
+	// template (no placeholder) is a fixed event.
+	Event string
+	// Outcomes maps an event value to X-Callback-Outcome.
+	Outcomes map[string]string
+	// OutcomeDefault is the outcome of a known event that Outcomes does not
+	// list; empty means no header.
+	OutcomeDefault string
+	// JWT holds the token defaults of the preset (nil: none). The user's
+	// jwt block is laid over it: an explicit `from` replaces the sources,
+	// an explicit `algs` replaces the algorithms.
+	JWT *JWT
+}
+
+// Outcome values of X-Callback-Outcome.
+const (
+	OutcomeSuccess = "success"
+	OutcomePending = "pending"
+	OutcomeFailure = "failure"
+)
+
+// The preset names.
+const (
+	PresetGlopal    = "glopal"
+	PresetGlobiance = "globiance"
+	PresetAvarda    = "avarda"
+	PresetPayGlocal = "payglocal"
+	PresetGeneric   = "generic"
+)
+
+// PresetNames lists the presets in the order the documentation shows them.
+var PresetNames = []string{PresetGlopal, PresetGlobiance, PresetAvarda, PresetPayGlocal, PresetGeneric}
+
+var presets = map[string]*Preset{
+	// Glopal's checkout callbacks are synchronous questions with a 5 s
+	// timeout and up to 3 retries within seconds: answer before Glopal gives
+	// up, and keep answers only as long as the retries come.
+	PresetGlopal: {
+		Name:      PresetGlopal,
+		Deadline:  4500 * time.Millisecond,
+		DedupeTTL: 10 * time.Minute,
+		Dedupe:    []string{"{body.sha256}"},
+	},
+	PresetGlobiance: {
+		Name:      PresetGlobiance,
+		Deadline:  10 * time.Second,
+		DedupeTTL: 24 * time.Hour,
+		Dedupe: []string{
+			"{json.type}:{json.event}:{json.checkoutId}:{json.payload.payment.paymentId}:{json.payload.payment.timestamp}",
+		},
+		OptionalPlaceholders: []string{"json.payload.payment."},
+		Event:                "{json.type}.{json.event}",
+		Outcomes: map[string]string{
+			"checkout.completed": OutcomeSuccess,
+			"payment.confirmed":  OutcomeSuccess,
+			"payment.settled":    OutcomeSuccess,
+			"checkout.cancelled": OutcomeFailure,
+			"checkout.expired":   OutcomeFailure,
+		},
+	},
+	PresetAvarda: {
+		Name:           PresetAvarda,
+		Deadline:       10 * time.Second,
+		DedupeTTL:      24 * time.Hour,
+		Dedupe:         []string{"{json.purchaseId}"},
+		Event:          "purchase.completed",
+		OutcomeDefault: OutcomeSuccess,
+	},
+	PresetPayGlocal: {
+		Name:      PresetPayGlocal,
+		Deadline:  10 * time.Second,
+		DedupeTTL: 24 * time.Hour,
+		Dedupe:    []string{"{claim.gid}:{claim.status}", "{claim.x-gl-gid}:{claim.status}", "{body.sha256}"},
+		Event:     "{claim.status}",
+		Outcomes: map[string]string{
+			"SENT_FOR_CAPTURE": OutcomeSuccess,
+			"AUTHORIZED":       OutcomePending,
+		},
+		OutcomeDefault: OutcomeFailure,
+		// PayGlocal's browser form post carries x-gl-token as a form field;
+		// some of its pages send it as a header or a JSON field instead.
+		JWT: &JWT{
+			From: []TokenSource{
+				{Source: SourceForm, Name: "x-gl-token"},
+				{Source: SourceJSON, Name: "x-gl-token"},
+				{Source: SourceHeader, Name: "x-gl-token"},
+			},
+			Algs: []string{"RS256"},
+		},
+	},
+	PresetGeneric: {
+		Name:      PresetGeneric,
+		Deadline:  10 * time.Second,
+		DedupeTTL: 24 * time.Hour,
+	},
+}
+
+// LookupPreset returns the preset of that name.
+func LookupPreset(name string) (*Preset, bool) {
+	p, ok := presets[name]
+	return p, ok
+}
