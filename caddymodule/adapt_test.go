@@ -1,0 +1,222 @@
+package caddymodule_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	_ "github.com/callbackguard/callbackguard/caddymodule"
+	"github.com/callbackguard/callbackguard/internal/testcaddy"
+)
+
+// adaptGuards adapts a Caddyfile and returns every callback_guard handler
+// of the JSON config, in order.
+func adaptGuards(t *testing.T, caddyfile string) ([]map[string]any, error) {
+	t.Helper()
+	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), nil)
+	if err != nil {
+		return nil, err
+	}
+	var cfg any
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	var guards []map[string]any
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if x["handler"] == "callback_guard" {
+				guards = append(guards, x)
+			}
+			for _, k := range sortedKeys(x) {
+				walk(x[k])
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(cfg)
+	return guards, nil
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	// handle/routes order is in arrays; map order does not matter here.
+	return keys
+}
+
+func TestAdaptFullSyntax(t *testing.T) {
+	guards, err := adaptGuards(t, `:8080 {
+	callback_guard payglocal {
+		basic_auth glopal {env.GLOPAL_PASSWORD}
+		basic_auth glopal2 pw2
+		query_secret token {file./run/secrets/q}
+		header_secret X-Secret "Bearer abc"
+		signed_url sig s1
+		jwt {
+			from form x-gl-token
+			from header x-gl-token
+			key kid-1 /etc/keys/kid-1_payglocal_mid.pem
+			secret hs
+			algs RS256 HS256
+			leeway 10m
+			max_age 1h
+		}
+		dedupe {claim.gid}:{claim.status} {header.X-Delivery} {query.id}
+		dedupe_ttl 2h
+		deadline 4500ms
+		on_timeout 202 "accepted, processing"
+		upstream_timeout 1m
+		max_body 64KiB
+		forward_claims header
+		store redis redis://:pw@localhost:6379/2
+		store_failure reject
+	}
+	reverse_proxy localhost:9000
+}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(guards) != 1 {
+		t.Fatalf("%d guards", len(guards))
+	}
+	want := map[string]any{
+		"handler": "callback_guard",
+		"preset":  "payglocal",
+		"basic_auth": []any{
+			map[string]any{"username": "glopal", "password": "{env.GLOPAL_PASSWORD}"},
+			map[string]any{"username": "glopal2", "password": "pw2"},
+		},
+		"query_secret":  []any{map[string]any{"param": "token", "secret": "{file./run/secrets/q}"}},
+		"header_secret": []any{map[string]any{"header": "X-Secret", "value": "Bearer abc"}},
+		"signed_url":    []any{map[string]any{"param": "sig", "secret": "s1"}},
+		"jwt": map[string]any{
+			"from":    []any{map[string]any{"source": "form", "name": "x-gl-token"}, map[string]any{"source": "header", "name": "x-gl-token"}},
+			"keys":    []any{map[string]any{"kid": "kid-1", "file": "/etc/keys/kid-1_payglocal_mid.pem"}},
+			"secrets": []any{"hs"},
+			"algs":    []any{"RS256", "HS256"},
+			"leeway":  "10m0s",
+			"max_age": "1h0m0s",
+		},
+		// The adapter expands {header.*} and {query.*} shorthands.
+		"dedupe":           []any{"{claim.gid}:{claim.status}", "{http.request.header.X-Delivery}", "{http.request.uri.query.id}"},
+		"dedupe_ttl":       "2h0m0s",
+		"deadline":         "4.5s",
+		"on_timeout":       map[string]any{"status": float64(202), "body": "accepted, processing"},
+		"upstream_timeout": "1m0s",
+		"max_body":         float64(65536),
+		"forward_claims":   "header",
+		"store":            map[string]any{"kind": "redis", "url": "redis://:pw@localhost:6379/2"},
+		"store_failure":    "reject",
+	}
+	if !reflect.DeepEqual(guards[0], want) {
+		got, _ := json.MarshalIndent(guards[0], "", "  ")
+		t.Fatalf("adapted to\n%s", got)
+	}
+}
+
+// The directive orders itself before reverse_proxy, with no order line,
+// and a preset alone is all a minimal guard writes.
+func TestAdaptOrderAndMinimal(t *testing.T) {
+	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(`:8080 {
+	reverse_proxy localhost:9000
+	callback_guard avarda {
+		header_secret Authorization "Bearer x"
+	}
+}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	g, rp := strings.Index(s, `"handler":"callback_guard"`), strings.Index(s, `"handler":"reverse_proxy"`)
+	if g < 0 || rp < 0 || g > rp {
+		t.Fatalf("callback_guard must come before reverse_proxy:\n%s", s)
+	}
+	if !strings.Contains(s, `{"handler":"callback_guard","header_secret":[{"header":"Authorization","value":"Bearer x"}],"preset":"avarda"}`) {
+		t.Fatalf("minimal guard adapted to:\n%s", s)
+	}
+}
+
+// Configuration errors the Caddyfile adapter can see fail `caddy adapt`
+// with a message that names the directive and the problem.
+func TestAdaptErrors(t *testing.T) {
+	tests := []struct{ name, body, want string }{
+		{"unknown preset", "callback_guard stripe {\n query_secret t s\n}", `callback_guard: unknown preset "stripe"`},
+		{"missing preset", `callback_guard`, "callback_guard: missing preset"},
+		{"unknown subdirective", "callback_guard glopal {\n query_secret t s\n retry 3\n}", "callback_guard glopal: retry: unknown subdirective"},
+		{"missing argument", "callback_guard glopal {\n basic_auth user\n}", "callback_guard glopal: basic_auth: want 2 argument(s)"},
+		{"no authentication", "callback_guard glopal {\n dedupe off\n}", "callback_guard glopal: no authentication configured"},
+		{"empty secret", "callback_guard globiance {\n query_secret token \"\"\n}", "query_secret token: empty secret"},
+		{"bad duration", "callback_guard glopal {\n query_secret t s\n deadline soon\n}", `deadline: invalid duration "soon"`},
+		{"bad size", "callback_guard glopal {\n query_secret t s\n max_body lots\n}", `max_body: invalid size "lots"`},
+		{"bad template", "callback_guard glopal {\n query_secret t s\n dedupe {json.a\n}", "dedupe: template"},
+		{"unknown jwt subdirective", "callback_guard payglocal {\n jwt {\n  keys a b\n }\n}", "jwt keys: unknown jwt subdirective"},
+		{"jwt twice", "callback_guard generic {\n jwt {\n  secret a\n }\n jwt {\n  secret b\n }\n}", "jwt: given twice"},
+		{"forward_claims without jwt", "callback_guard glopal {\n query_secret t s\n forward_claims body\n}", "needs a jwt block"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := adaptGuards(t, ":8080 {\n"+tt.body+"\n}")
+			if err == nil {
+				t.Fatal("adapted without error")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %q, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// Errors that need the machine the config runs on (key files, placeholders)
+// fail `caddy validate` and `caddy run` at load time, never at request time.
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	rsaKey := newRSAKey(t, dir, "rsa.pem")
+	ecKey := newECKey(t, dir, "ec.pem")
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	garbage := write("garbage.pem", "not a key\n")
+	private := write("private.pem", "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n")
+	empty := write("empty-secret", "\n")
+	tests := []struct{ name, body, want string }{
+		{"unreadable key file", "callback_guard payglocal {\n jwt {\n  key k1 " + filepath.Join(dir, "missing.pem") + "\n }\n}", "callback_guard payglocal: jwt: key k1: cannot read key file"},
+		{"not a key", "callback_guard payglocal {\n jwt {\n  key k1 " + garbage + "\n }\n}", "callback_guard payglocal: jwt: key k1"},
+		{"private key instead of public", "callback_guard payglocal {\n jwt {\n  key k1 " + private + "\n }\n}", "callback_guard payglocal: jwt: key k1"},
+		{"key does not fit algs", "callback_guard payglocal {\n jwt {\n  key k1 " + ecKey.pubFile + "\n }\n}", "callback_guard payglocal: jwt"},
+		{"HMAC alg with only public keys", "callback_guard generic {\n jwt {\n  key k1 " + rsaKey.pubFile + "\n  algs HS256\n }\n}", "callback_guard generic: jwt"},
+		{"alg none", "callback_guard generic {\n jwt {\n  secret s\n  algs none\n }\n}", "callback_guard generic: jwt"},
+		{"secret empty after {env.*}", "callback_guard glopal {\n basic_auth glopal {env.CALLBACKGUARD_UNSET_FOR_TEST}\n}", "basic_auth glopal: empty password (after placeholder expansion)"},
+		{"secret empty after {file.*}", "callback_guard globiance {\n query_secret token {file." + empty + "}\n}", "query_secret token: empty secret (after placeholder expansion)"},
+		{"relative {file.*} left unexpanded", "callback_guard globiance {\n query_secret token {file.secret.txt}\n}", "callback_guard globiance: query_secret token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := write("Caddyfile", "{\n admin off\n}\n:0 {\n"+tt.body+"\nreverse_proxy 127.0.0.1:9\n}\n")
+			out, err := testcaddy.Run(t, dir, "validate", "--config", cfg, "--adapter", "caddyfile")
+			if err == nil {
+				t.Fatalf("caddy validate accepted it:\n%s", out)
+			}
+			if !strings.Contains(out, tt.want) {
+				t.Fatalf("caddy validate said:\n%s\nwant it to contain %q", out, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,75 @@
+// Package caddymodule is the Caddy glue of callbackguard: the
+// http.handlers.callback_guard module, its Caddyfile directive, provisioning
+// and the request pipeline. Import it in a Caddy build
+// (xcaddy build --with github.com/callbackguard/callbackguard/caddymodule).
+package caddymodule
+
+import (
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/callbackguard/callbackguard/caddymodule/template"
+	"github.com/callbackguard/callbackguard/caddymodule/verify"
+	"github.com/callbackguard/callbackguard/config"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+	httpcaddyfile.RegisterHandlerDirective(config.Directive, parseCaddyfile)
+	// Guards must run before the proxy they protect, so that no `order`
+	// line is needed.
+	httpcaddyfile.RegisterDirectiveOrder(config.Directive, httpcaddyfile.Before, "reverse_proxy")
+}
+
+// Handler guards one callback endpoint of one payment provider: it
+// authenticates each inbound callback, and forwards only genuine ones to the
+// next handler (usually reverse_proxy) with normalized X-Callback-* headers.
+//
+// The configuration fields are those of config.Guard, inline.
+type Handler struct {
+	config.Guard
+
+	settings *config.Settings
+	// groups are the kinds of authentication, each a set of alternatives;
+	// every group must pass.
+	groups []verifierGroup
+	// verified is the X-Callback-Verified value: every group passed.
+	verified string
+
+	stripAuthorization bool
+	stripHeaders       []string
+	stripParams        []string
+	needsClientURL     bool
+
+	templates *template.Set
+	dedupe    []*template.Template
+	event     *template.Template
+
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.callback_guard",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// verifierGroup is one kind of authentication: any alternative may pass.
+type verifierGroup struct {
+	kind string
+	alts []verify.Verifier
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+	_ caddyfile.Unmarshaler       = (*Handler)(nil)
+)

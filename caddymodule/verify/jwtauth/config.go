@@ -1,0 +1,344 @@
+// Package jwtauth is the jwt verifier of the callback_guard directive: it
+// finds a JWS compact token in the request (a header, a form or JSON body
+// field, a query parameter), verifies its signature with a configured key or
+// secret, and checks its time claims, including PayGlocal's string
+// millisecond iat and relative millisecond exp.
+//
+// Signatures are verified by github.com/golang-jwt/jwt/v5; the time claims
+// are read here, because golang-jwt's own validation misreads PayGlocal's
+// claims (see verify.go).
+package jwtauth
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"net/textproto"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Source is one place a token may be found. Kind is "form" (a field of an
+// application/x-www-form-urlencoded body), "json" (a top-level string field
+// of a JSON object body), "header" or "query". A header source named
+// Authorization requires the Bearer scheme (any case); any other header holds
+// the bare token.
+type Source struct {
+	Kind string
+	Name string
+}
+
+// Key is a configured public key: *rsa.PublicKey or *ecdsa.PublicKey. ID is
+// matched against the token's kid header; it may be empty.
+type Key struct {
+	ID  string
+	Key crypto.PublicKey
+}
+
+// Config is the jwt subdirective, parsed.
+type Config struct {
+	// Sources are tried in order; the first that holds a token wins. Empty:
+	// the Authorization header with the Bearer scheme.
+	Sources []Source
+	Keys    []Key
+	// Secrets are HMAC secrets, alternatives (rotation).
+	Secrets [][]byte
+	// Algs is the allow-list. Empty: every algorithm a configured key or
+	// secret can verify (RSA: RS256-512 and PS256-512; EC: the ES algorithm
+	// of its curve; secrets: HS256-512).
+	Algs []string
+	// Leeway is the clock skew allowed on exp, nbf and iat (the caller
+	// passes the default of 1m).
+	Leeway time.Duration
+	// MaxAge, when positive, rejects tokens whose iat is older, or absent.
+	MaxAge time.Duration
+}
+
+// PayGlocalSources are the token sources of the payglocal preset: PayGlocal's
+// callback is the buyer's browser posting a form with the field x-gl-token;
+// some of its pages send the token as a JSON field or a header of that name.
+func PayGlocalSources() []Source {
+	return []Source{
+		{Kind: "form", Name: "x-gl-token"},
+		{Kind: "json", Name: "x-gl-token"},
+		{Kind: "header", Name: "x-gl-token"},
+	}
+}
+
+type sourceKind uint8
+
+const (
+	kindHeader sourceKind = iota
+	kindForm
+	kindJSON
+	kindQuery
+)
+
+type source struct {
+	kind sourceKind
+	// name is the header name in canonical form, or the field or
+	// parameter name as given.
+	name string
+	// bearer: the Authorization header, whose value must be "Bearer <token>".
+	bearer bool
+}
+
+// family is the kind of key an algorithm verifies with.
+type family uint8
+
+const (
+	famRSA family = iota + 1
+	famEC
+	famHMAC
+)
+
+// algFamilies lists every algorithm the verifier knows, with the key kind it
+// needs. EdDSA is left out: only RSA and EC keys are configurable.
+var algFamilies = map[string]family{
+	"RS256": famRSA, "RS384": famRSA, "RS512": famRSA,
+	"PS256": famRSA, "PS384": famRSA, "PS512": famRSA,
+	"ES256": famEC, "ES384": famEC, "ES512": famEC,
+	"HS256": famHMAC, "HS384": famHMAC, "HS512": famHMAC,
+}
+
+// algOrder is the order in which derived algorithms are listed.
+var algOrder = []string{
+	"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+	"ES256", "ES384", "ES512", "HS256", "HS384", "HS512",
+}
+
+// pubKey is a configured public key with what it verifies.
+type pubKey struct {
+	id    string
+	label string // for configuration errors
+	key   any    // *rsa.PublicKey or *ecdsa.PublicKey
+	fam   family // famRSA or famEC
+	es    string // for EC keys, the one ES algorithm of the curve
+}
+
+func (k *pubKey) fits(alg string) bool {
+	switch algFamilies[alg] {
+	case famRSA:
+		return k.fam == famRSA
+	case famEC:
+		return k.fam == famEC && k.es == alg
+	}
+	return false
+}
+
+// Verifier is the jwt verifier. It is immutable after New and safe for
+// concurrent use.
+type Verifier struct {
+	sources    []source
+	usesAuth   bool
+	missingMsg string // failure detail when no source holds a token
+
+	algs   []string
+	parser *jwt.Parser
+	keyFn  jwt.Keyfunc // v.keyFor, bound once so that Verify does not allocate it
+
+	// byKid holds the keys that have an id. anyKid: at least one has.
+	byKid  map[string]*pubKey
+	anyKid bool
+	// byAlg maps each allowed algorithm to what verifies it when the kid
+	// does not choose: one key boxed in an interface, or a
+	// jwt.VerificationKeySet of every key (or every secret) that fits. The
+	// values are built once so the hot path boxes nothing.
+	byAlg map[string]any
+
+	leeway time.Duration
+	maxAge time.Duration
+}
+
+// New checks cfg and builds a Verifier. Every configuration mistake is an
+// error here, so that none surfaces first at request time.
+func New(cfg Config) (*Verifier, error) {
+	if cfg.Leeway < 0 {
+		return nil, errors.New("leeway must not be negative")
+	}
+	if cfg.MaxAge < 0 {
+		return nil, errors.New("max_age must not be negative")
+	}
+	if len(cfg.Keys) == 0 && len(cfg.Secrets) == 0 {
+		return nil, errors.New("no key and no secret: configure at least one key <kid> <pem-file> or secret <hmac-secret>")
+	}
+	v := &Verifier{
+		byKid:  make(map[string]*pubKey),
+		byAlg:  make(map[string]any),
+		leeway: cfg.Leeway,
+		maxAge: cfg.MaxAge,
+	}
+	if err := v.setSources(cfg.Sources); err != nil {
+		return nil, err
+	}
+
+	keys := make([]*pubKey, 0, len(cfg.Keys))
+	for i, k := range cfg.Keys {
+		label := fmt.Sprintf("key %q", k.ID)
+		if k.ID == "" {
+			label = fmt.Sprintf("key #%d (no id)", i+1)
+		}
+		if err := checkPublicKey(k.Key); err != nil {
+			return nil, fmt.Errorf("%s: %w", label, err)
+		}
+		pk := &pubKey{id: k.ID, key: k.Key, label: label}
+		switch kk := k.Key.(type) {
+		case *rsa.PublicKey:
+			pk.fam = famRSA
+		case *ecdsa.PublicKey:
+			pk.fam, pk.es = famEC, ecAlg(kk)
+		}
+		if k.ID != "" {
+			if _, dup := v.byKid[k.ID]; dup {
+				return nil, fmt.Errorf("duplicate key id %q", k.ID)
+			}
+			v.byKid[k.ID] = pk
+			v.anyKid = true
+		}
+		keys = append(keys, pk)
+	}
+	secrets := make([][]byte, 0, len(cfg.Secrets))
+	for i, s := range cfg.Secrets {
+		if len(s) == 0 {
+			return nil, fmt.Errorf("secret #%d is empty", i+1)
+		}
+		secrets = append(secrets, slices.Clone(s))
+	}
+
+	algs, err := chooseAlgs(cfg.Algs, keys, len(secrets) > 0)
+	if err != nil {
+		return nil, err
+	}
+	v.algs = algs
+
+	// A key or secret that no allowed algorithm can use is a configuration
+	// mistake (an EC key under "algs RS256", a secret with only RS algs):
+	// say so rather than ignore it silently.
+	for _, k := range keys {
+		if !slices.ContainsFunc(algs, k.fits) {
+			return nil, fmt.Errorf("%s fits none of the algs %s", k.label, strings.Join(algs, " "))
+		}
+	}
+	if len(secrets) > 0 && !slices.ContainsFunc(algs, func(a string) bool { return algFamilies[a] == famHMAC }) {
+		return nil, fmt.Errorf("a secret is configured but algs (%s) holds no HS256, HS384 or HS512", strings.Join(algs, " "))
+	}
+
+	for _, alg := range algs {
+		var cands []jwt.VerificationKey
+		if algFamilies[alg] == famHMAC {
+			for _, s := range secrets {
+				cands = append(cands, s)
+			}
+		} else {
+			for _, k := range keys {
+				if k.fits(alg) {
+					cands = append(cands, k.key)
+				}
+			}
+		}
+		if len(cands) == 1 {
+			v.byAlg[alg] = cands[0]
+		} else {
+			v.byAlg[alg] = jwt.VerificationKeySet{Keys: cands}
+		}
+	}
+
+	v.keyFn = v.keyFor
+	v.parser = jwt.NewParser(
+		jwt.WithValidMethods(algs),
+		// Time claims are checked in checkTimes: golang-jwt reads a string
+		// iat in milliseconds as seconds and a relative exp as 1970.
+		jwt.WithoutClaimsValidation(),
+		// Refuse base64 with non-zero padding bits, so that one signature
+		// has one encoding and a token cannot be varied without re-signing.
+		jwt.WithStrictDecoding(),
+	)
+	return v, nil
+}
+
+// chooseAlgs validates the configured allow-list, or derives it from the
+// keys and secrets when none is given.
+func chooseAlgs(cfgAlgs []string, keys []*pubKey, haveSecrets bool) ([]string, error) {
+	fits := func(alg string) bool {
+		if algFamilies[alg] == famHMAC {
+			return haveSecrets
+		}
+		return slices.ContainsFunc(keys, func(k *pubKey) bool { return k.fits(alg) })
+	}
+	if len(cfgAlgs) == 0 {
+		var algs []string
+		for _, alg := range algOrder {
+			if fits(alg) {
+				algs = append(algs, alg)
+			}
+		}
+		return algs, nil
+	}
+	var algs []string
+	for _, alg := range cfgAlgs {
+		fam, known := algFamilies[alg]
+		switch {
+		case strings.EqualFold(alg, "none"):
+			return nil, errors.New(`alg "none" is never accepted: an unsigned token proves nothing`)
+		case !known:
+			return nil, fmt.Errorf("unknown alg %q (known: %s)", alg, strings.Join(algOrder, " "))
+		case !fits(alg):
+			need := map[family]string{famRSA: "an RSA key", famEC: "an EC key on the curve of " + alg, famHMAC: "a secret"}[fam]
+			return nil, fmt.Errorf("alg %s fits no configured key or secret (it needs %s)", alg, need)
+		}
+		if !slices.Contains(algs, alg) {
+			algs = append(algs, alg)
+		}
+	}
+	return algs, nil
+}
+
+func (v *Verifier) setSources(srcs []Source) error {
+	if len(srcs) == 0 {
+		v.sources = []source{{kind: kindHeader, name: "Authorization", bearer: true}}
+		v.usesAuth = true
+		v.missingMsg = "no Bearer token in the Authorization header"
+		return nil
+	}
+	var where []string
+	for _, s := range srcs {
+		if strings.TrimSpace(s.Name) == "" {
+			return fmt.Errorf("from %s: empty name", s.Kind)
+		}
+		src := source{name: s.Name}
+		switch s.Kind {
+		case "header":
+			src.kind = kindHeader
+			src.name = textproto.CanonicalMIMEHeaderKey(s.Name)
+			src.bearer = src.name == "Authorization"
+			v.usesAuth = v.usesAuth || src.bearer
+		case "form":
+			src.kind = kindForm
+		case "json":
+			src.kind = kindJSON
+		case "query":
+			src.kind = kindQuery
+		default:
+			return fmt.Errorf("from %q: unknown source kind (form, json, header or query)", s.Kind)
+		}
+		v.sources = append(v.sources, src)
+		where = append(where, src.describe())
+	}
+	v.missingMsg = "no token in the " + strings.Join(where, ", the ")
+	return nil
+}
+
+// Kind is the name of the subdirective.
+func (v *Verifier) Kind() string { return "jwt" }
+
+// UsesAuthorizationHeader reports whether a token may come from the
+// Authorization header, which the handler then strips before forwarding.
+func (v *Verifier) UsesAuthorizationHeader() bool { return v.usesAuth }
+
+// Algs returns the allow-list in effect (configured or derived).
+func (v *Verifier) Algs() []string { return slices.Clone(v.algs) }
