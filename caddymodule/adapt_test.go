@@ -220,3 +220,14 @@ func TestLoadErrors(t *testing.T) {
 		})
 	}
 }
+
+// The built binary lists the module.
+func TestListModules(t *testing.T) {
+	out, err := testcaddy.Run(t, t.TempDir(), "list-modules")
+	if err != nil {
+		t.Fatalf("list-modules: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "http.handlers.callback_guard") {
+		t.Fatalf("list-modules does not list http.handlers.callback_guard:\n%s", out)
+	}
+}
