@@ -131,3 +131,15 @@ func vectorsDir(t testing.TB) string {
 	}
 	return d
 }
+
+// tryDo is do for goroutines: a transport error comes back as status -1
+// with the error as body, for the test goroutine to report.
+func tryDo(req *http.Request) answer {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return answer{status: -1, body: err.Error()}
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return answer{status: resp.StatusCode, header: resp.Header, body: string(b)}
+}

@@ -281,10 +281,14 @@ func TestPresetsEndToEnd(t *testing.T) {
 		}
 	})
 
-	payglocalClaims := func(status string) jwt.MapClaims {
+	payglocalClaims := func(status string, gid ...string) jwt.MapClaims {
 		now := time.Now()
+		id := "gl_0001"
+		if len(gid) > 0 {
+			id = gid[0]
+		}
 		return jwt.MapClaims{
-			"gid": "gl_0001", "x-gl-gid": "gl_0001", "merchantUniqueId": "order-1", "status": status,
+			"gid": id, "x-gl-gid": id, "merchantUniqueId": "order-1", "status": status,
 			"statusUrl": "https://api.example/status?x-gl-token=inner", "x-gl-merchantId": "m1",
 			"iat": fmt.Sprint(now.UnixMilli()), "exp": 300000,
 		}
@@ -329,7 +333,7 @@ func TestPresetsEndToEnd(t *testing.T) {
 	})
 
 	t.Run("payglocal token as header and as JSON field", func(t *testing.T) {
-		tok := sign(t, jwt.SigningMethodRS256, g.rsa.priv, pgHeader("k1"), payglocalClaims("SENT_FOR_CAPTURE"))
+		tok := sign(t, jwt.SigningMethodRS256, g.rsa.priv, pgHeader("k1"), payglocalClaims("SENT_FOR_CAPTURE", "gl_hdr"))
 		req := newRequest(t, "POST", base+"/payglocal", "", "")
 		req.Header.Set("x-gl-token", tok)
 		if a := do(t, req); a.status != 200 {
@@ -339,15 +343,16 @@ func TestPresetsEndToEnd(t *testing.T) {
 		if got.Header.Get("X-Gl-Token") != tok {
 			t.Error("a token taken from another header than Authorization stays")
 		}
+		tok = sign(t, jwt.SigningMethodRS256, g.rsa.priv, pgHeader("k1"), payglocalClaims("SENT_FOR_CAPTURE", "gl_json"))
 		body := `{"x-gl-token":"` + tok + `"}`
 		if a := do(t, newRequest(t, "POST", base+"/payglocal", "application/json", body)); a.status != 200 {
 			t.Fatalf("json: %d %q", a.status, a.body)
 		}
-		assertHeader(t, g.only(t).Header, "X-Callback-Id", "gl_0001:SENT_FOR_CAPTURE")
+		assertHeader(t, g.only(t).Header, "X-Callback-Id", "gl_json:SENT_FOR_CAPTURE")
 	})
 
 	t.Run("payglocal forward_claims body", func(t *testing.T) {
-		tok := sign(t, jwt.SigningMethodRS256, g.rsa.priv, pgHeader("k1"), payglocalClaims("SENT_FOR_CAPTURE"))
+		tok := sign(t, jwt.SigningMethodRS256, g.rsa.priv, pgHeader("k1"), payglocalClaims("SENT_FOR_CAPTURE", "gl_body"))
 		a := do(t, newRequest(t, "POST", base+"/payglocal-body", "application/x-www-form-urlencoded", "x-gl-token="+tok))
 		if a.status != 200 {
 			t.Fatalf("answer %d %q", a.status, a.body)
@@ -355,7 +360,7 @@ func TestPresetsEndToEnd(t *testing.T) {
 		got := g.only(t)
 		assertHeader(t, got.Header, "Content-Type", "application/json")
 		var claims map[string]any
-		if err := json.Unmarshal(got.Body, &claims); err != nil || claims["gid"] != "gl_0001" {
+		if err := json.Unmarshal(got.Body, &claims); err != nil || claims["gid"] != "gl_body" {
 			t.Fatalf("body %q is not the claims: %v", got.Body, err)
 		}
 		if got.ContentLength != int64(len(got.Body)) {

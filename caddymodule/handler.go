@@ -32,12 +32,16 @@ const (
 	hdrPrefix   = "X-Callback-"
 )
 
-// ServeHTTP verifies the callback and forwards it, clean, to next.
+// ServeHTTP verifies the callback, then forwards it, clean, to next, within
+// the provider's deadline and at most once per dedupe key.
 func (g *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	arrival := time.Now()
 	body, status := g.readBody(r)
 	if status != 0 {
 		g.answerError(w, r, status, errorClassOf(status))
+		if status == http.StatusRequestEntityTooLarge {
+			g.done(resultTooLarge)
+		}
 		return nil
 	}
 	in := verify.Input{Request: r, Body: body, Now: arrival}
@@ -51,14 +55,15 @@ func (g *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			return nil
 		}
 	}
-	if body = g.prepareForward(r, body, &out, arrival); body != nil {
+	body, key := g.prepareForward(r, body, &out, arrival)
+	if body != nil {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	} else {
 		r.Body = http.NoBody
 	}
 	r.ContentLength = int64(len(body))
 	r.TransferEncoding = nil
-	return next.ServeHTTP(w, r)
+	return g.deliver(w, r, next, arrival, key)
 }
 
 // verify runs the alternatives of one kind until one passes. When none
@@ -119,8 +124,8 @@ func (g *Handler) readBody(r *http.Request) ([]byte, int) {
 
 // prepareForward removes forged X-Callback-* headers and the credentials
 // that were checked, sets the contract's headers, and returns the body to
-// forward.
-func (g *Handler) prepareForward(r *http.Request, body []byte, out *verify.Output, arrival time.Time) []byte {
+// forward and the dedupe key ("" when none resolves).
+func (g *Handler) prepareForward(r *http.Request, body []byte, out *verify.Output, arrival time.Time) ([]byte, string) {
 	h := r.Header
 	for name := range h {
 		if len(name) >= len(hdrPrefix) && strings.EqualFold(name[:len(hdrPrefix)], hdrPrefix) {
@@ -151,10 +156,8 @@ func (g *Handler) prepareForward(r *http.Request, body []byte, out *verify.Outpu
 		FormBody: isFormBody(r),
 		Claims:   out.Claims,
 	}
-	if r != nil {
-		if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-			env.Placeholder = repl.GetString
-		}
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		env.Placeholder = repl.GetString
 	}
 
 	// One backing array for every value, capped per header so that an
@@ -166,8 +169,10 @@ func (g *Handler) prepareForward(r *http.Request, body []byte, out *verify.Outpu
 	}
 	set(0, hdrProvider, g.settings.Preset.Name)
 	set(1, hdrVerified, g.verified)
+	var key string
 	for _, t := range g.dedupe {
-		if key, ok := t.Resolve(&env); ok {
+		if k, ok := t.Resolve(&env); ok {
+			key = k
 			set(2, hdrID, key)
 			break
 		}
@@ -190,10 +195,10 @@ func (g *Handler) prepareForward(r *http.Request, body []byte, out *verify.Outpu
 	case config.ForwardClaimsBody:
 		if out.ClaimsJSON != nil {
 			h["Content-Type"] = []string{"application/json"}
-			return out.ClaimsJSON
+			return out.ClaimsJSON, key
 		}
 	}
-	return body
+	return body, key
 }
 
 func (g *Handler) outcome(event string) string {
@@ -259,6 +264,7 @@ func (g *Handler) reject(w http.ResponseWriter, r *http.Request, reason verify.R
 		)
 	}
 	g.answerError(w, r, http.StatusUnauthorized, string(reason))
+	g.done(resultRejected)
 }
 
 // answerError writes {"error": "<class>"} with the status.

@@ -11,6 +11,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/callbackguard/callbackguard/caddymodule/deadline"
+	"github.com/callbackguard/callbackguard/caddymodule/dedupe"
 	"github.com/callbackguard/callbackguard/caddymodule/template"
 	"github.com/callbackguard/callbackguard/caddymodule/verify"
 	"github.com/callbackguard/callbackguard/config"
@@ -43,6 +45,11 @@ type Handler struct {
 	stripHeaders       []string
 	stripParams        []string
 	needsClientURL     bool
+
+	// store keeps dedupe keys and answers (nil: deduplication off).
+	store     dedupe.Store
+	storeName string // the UsagePool key of store, for Cleanup
+	onTimeout *deadline.Answer
 
 	templates *template.Set
 	dedupe    []*template.Template

@@ -9,6 +9,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/callbackguard/callbackguard/caddymodule/deadline"
 	"github.com/callbackguard/callbackguard/caddymodule/template"
 	"github.com/callbackguard/callbackguard/caddymodule/verify"
 	"github.com/callbackguard/callbackguard/caddymodule/verify/jwtauth"
@@ -38,15 +39,33 @@ func (g *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	g.templates, g.dedupe, g.event = ts.set, ts.dedupe, ts.event
+	g.onTimeout = onTimeoutAnswer(s.OnTimeout)
+	if len(g.dedupe) > 0 {
+		if err := g.openStore(s); err != nil {
+			return fmt.Errorf("%s %s: store: %w", config.Directive, s.Preset.Name, err)
+		}
+	}
 	return nil
+}
+
+// onTimeoutAnswer is the fixed answer at the deadline; a body that looks
+// like JSON is sent as JSON, any other as text.
+func onTimeoutAnswer(o config.OnTimeout) *deadline.Answer {
+	a := &deadline.Answer{Status: o.Status, Body: []byte(o.Body)}
+	if b := strings.TrimSpace(o.Body); strings.HasPrefix(b, "{") || strings.HasPrefix(b, "[") {
+		a.ContentType = "application/json"
+	} else if b != "" {
+		a.ContentType = "text/plain; charset=utf-8"
+	}
+	return a
 }
 
 // Validate is a no-op: Provision has checked everything, since the checks
 // need the expanded secrets and the key files.
 func (g *Handler) Validate() error { return nil }
 
-// Cleanup releases what Provision took.
-func (g *Handler) Cleanup() error { return nil }
+// Cleanup releases what Provision took: this config's use of the store.
+func (g *Handler) Cleanup() error { return g.closeStore() }
 
 // expandSecrets returns a copy of the guard with {env.*} and {file.*}
 // expanded in every secret and key file name. A placeholder that the global

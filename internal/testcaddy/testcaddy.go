@@ -18,45 +18,53 @@ import (
 	"time"
 )
 
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
 
-// Binary builds bin/caddy once per test process (with -race when the tests
-// run with it, so that the guard's own races are caught in the server) and
-// returns its path.
-func Binary(t testing.TB) string {
+// builds are the caddy binaries of this test process: [0] plain, [1] -race.
+var builds [2]build
+
+// Binary builds ./cmd/caddy once per test process (with -race when the
+// tests run with it, so that the guard's own races are caught in the
+// server) and returns its path.
+func Binary(t testing.TB) string { return binary(t, raceEnabled) }
+
+func binary(t testing.TB, race bool) string {
 	t.Helper()
-	buildOnce.Do(func() {
+	b := &builds[0]
+	if race {
+		b = &builds[1]
+	}
+	b.once.Do(func() {
 		root, err := ModuleRoot()
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
 		dir, err := os.MkdirTemp("", "callbackguard-caddy-")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		buildPath = filepath.Join(dir, "caddy")
-		args := []string{"build", "-o", buildPath}
-		if raceEnabled {
+		b.path = filepath.Join(dir, "caddy")
+		args := []string{"build", "-o", b.path}
+		if race {
 			args = append(args, "-race")
 		}
 		args = append(args, "./cmd/caddy")
 		cmd := exec.Command("go", args...)
 		cmd.Dir = root
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/caddy: %v\n%s", err, out)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("go build ./cmd/caddy: %v\n%s", err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return buildPath
+	return b.path
 }
 
 // ModuleRoot is the directory of go.mod.
@@ -101,6 +109,10 @@ type Options struct {
 	Env []string
 	// Adapter is the config adapter; default caddyfile.
 	Adapter string
+	// NoRace runs a binary built without -race even under -race, for
+	// tests that measure time: the race detector slows the server several
+	// times over.
+	NoRace bool
 }
 
 // Start writes config (with @HTTP@ replaced by the site port, @ADMIN@ by
@@ -116,7 +128,7 @@ func Start(t testing.TB, config string, opts ...Options) *Instance {
 	if o.Adapter == "" {
 		o.Adapter = "caddyfile"
 	}
-	bin := Binary(t)
+	bin := binary(t, raceEnabled && !o.NoRace)
 	inst := &Instance{Dir: t.TempDir(), t: t, waited: make(chan struct{})}
 	httpPort, adminPort := FreePort(t), FreePort(t)
 	inst.URL = fmt.Sprintf("http://127.0.0.1:%d", httpPort)

@@ -6,7 +6,7 @@
 //
 // Signatures are verified by github.com/golang-jwt/jwt/v5; the time claims
 // are read here, because golang-jwt's own validation misreads PayGlocal's
-// claims (see verify.go).
+// claims (see times.go).
 package jwtauth
 
 import (
@@ -254,6 +254,10 @@ func New(cfg Config) (*Verifier, error) {
 		// Time claims are checked in checkTimes: golang-jwt reads a string
 		// iat in milliseconds as seconds and a relative exp as 1970.
 		jwt.WithoutClaimsValidation(),
+		// The claims are decoded once, by golang-jwt, into a MapClaims
+		// that becomes Output.Claims: numbers as json.Number, so that ids
+		// and amounts keep every digit.
+		jwt.WithJSONNumber(),
 		// Refuse base64 with non-zero padding bits, so that one signature
 		// has one encoding and a token cannot be varied without re-signing.
 		jwt.WithStrictDecoding(),

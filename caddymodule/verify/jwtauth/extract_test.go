@@ -1,10 +1,12 @@
 package jwtauth
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/callbackguard/callbackguard/caddymodule/verify"
@@ -101,7 +103,7 @@ func TestToken(t *testing.T) {
 // The form scanner against url.ParseQuery, the JSON scanner against
 // encoding/json: whenever they find a token, the standard library reads the
 // same one, and whenever the standard library reads exactly one non-empty
-// value, they find it.
+// value, they find it. FuzzJSONField also holds isJSONObject to json.Valid.
 func FuzzFormValue(f *testing.F) {
 	for _, s := range []string{
 		"x-gl-token=aaa.bbb.ccc", "a=1&x-gl-token=t&b", "x-gl-token=a&x-gl-token=b", "x%2Dgl-token=%41",
@@ -142,6 +144,11 @@ func FuzzJSONField(f *testing.F) {
 	}
 	const name = "x-gl-token"
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// The object check of signedPayload is json.Valid for objects.
+		trimmed := bytes.TrimLeft(b, " \t\r\n")
+		if want := json.Valid(b) && len(trimmed) > 0 && trimmed[0] == '{'; isJSONObject(b) != want {
+			t.Fatalf("isJSONObject = %v, json.Valid says %v", !want, want)
+		}
 		got, st := jsonField(b, name)
 		var m map[string]any
 		err := json.Unmarshal(b, &m)
@@ -161,4 +168,18 @@ func FuzzJSONField(f *testing.F) {
 			// a duplicate key: encoding/json kept the last one
 		}
 	})
+}
+
+// Nesting at encoding/json's limit, which the fuzzer does not reach.
+func TestJSONDepthLimitMatchesEncodingJSON(t *testing.T) {
+	for _, n := range []int{9998, 9999, 10000, 10001} {
+		doc := []byte(`{"a":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `,"x-gl-token":"t"}`)
+		valid := json.Valid(doc)
+		if got := isJSONObject(doc); got != valid {
+			t.Errorf("depth %d: isJSONObject %v, json.Valid %v", n+1, got, valid)
+		}
+		if _, st := jsonField(doc, "x-gl-token"); (st == present) != valid {
+			t.Errorf("depth %d: jsonField %d, json.Valid %v", n+1, st, valid)
+		}
+	}
 }

