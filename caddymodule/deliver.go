@@ -50,7 +50,7 @@ func (g *Handler) deliver(w http.ResponseWriter, r *http.Request, next caddyhttp
 			g.storeFailed("claim", err)
 			if g.settings.StoreFailure == config.StoreFailureReject {
 				g.answerError(w, r, http.StatusServiceUnavailable, "store_unavailable")
-				g.done(resultStoreError)
+				g.done(resultStoreError, arrival)
 				return nil
 			}
 			// Open: nothing is lost; the delivery goes through undeduplicated.
@@ -59,7 +59,7 @@ func (g *Handler) deliver(w http.ResponseWriter, r *http.Request, next caddyhttp
 		switch claim.State {
 		case dedupe.Answered:
 			writeReplay(w, claim.Answer)
-			g.done(resultReplayed)
+			g.done(resultReplayed, arrival)
 			return nil
 		case dedupe.Claimed:
 			if claim.Attempt > 1 {
@@ -80,7 +80,7 @@ func (g *Handler) deliver(w http.ResponseWriter, r *http.Request, next caddyhttp
 				g.storeFailed("wait", err)
 			}
 			deadline.Write(w, g.onTimeout, false)
-			g.done(resultTimeout)
+			g.done(resultTimeout, arrival)
 			return nil
 		}
 	}
@@ -105,15 +105,17 @@ func (g *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 	defer rec.Release()
 	gate := deadline.Arm(w, arrival.Add(g.settings.Deadline), g.onTimeout)
 	fr, cancel := deadline.Detach(r, arrival.Add(g.settings.UpstreamTimeout))
+	started := time.Now()
 	err := next.ServeHTTP(rec, fr)
+	g.metrics.upstreamDur.Observe(time.Since(started).Seconds())
 	cancel()
 	storable := g.settle(r, rec, err, storeKey, claim)
 	if !gate.Take() {
 		g.logLate(rec.Status(), storable && storeKey != "")
-		g.done(resultTimeout)
+		g.done(resultTimeout, arrival)
 		return nil
 	}
-	return g.answer(w, rec, err, storable)
+	return g.answer(w, rec, err, storable, arrival)
 }
 
 // forwardDetached is forward for protocols whose streams end only when the
@@ -128,7 +130,9 @@ func (g *Handler) forwardDetached(w http.ResponseWriter, r *http.Request, next c
 	finished := make(chan result, 1)
 	go func() {
 		defer cancel()
+		started := time.Now()
 		err := next.ServeHTTP(rec, fr)
+		g.metrics.upstreamDur.Observe(time.Since(started).Seconds())
 		finished <- result{err, g.settle(fr, rec, err, storeKey, claim)}
 	}()
 	timer := time.NewTimer(time.Until(arrival.Add(g.settings.Deadline)))
@@ -136,14 +140,14 @@ func (g *Handler) forwardDetached(w http.ResponseWriter, r *http.Request, next c
 	select {
 	case res := <-finished:
 		defer rec.Release()
-		return g.answer(w, rec, res.err, res.storable)
+		return g.answer(w, rec, res.err, res.storable, arrival)
 	case <-timer.C:
 		deadline.Write(w, g.onTimeout, false)
 	case <-r.Context().Done():
 	}
 	// The forward runs on and settles the key; its recorder is left to
 	// the garbage collector.
-	g.done(resultTimeout)
+	g.done(resultTimeout, arrival)
 	return nil
 }
 
@@ -172,16 +176,16 @@ func (g *Handler) settle(r *http.Request, rec *deadline.Recorder, err error, sto
 
 // answer passes the backend's answer, or the forward's error, on to the
 // provider in time.
-func (g *Handler) answer(w http.ResponseWriter, rec *deadline.Recorder, err error, storable bool) error {
+func (g *Handler) answer(w http.ResponseWriter, rec *deadline.Recorder, err error, storable bool, arrival time.Time) error {
 	if err != nil {
-		g.done(resultUpstreamError)
+		g.done(resultUpstreamError, arrival)
 		return err // Caddy answers it as it would for a plain reverse_proxy
 	}
 	rec.WriteTo(w)
 	if storable {
-		g.done(resultForwarded)
+		g.done(resultForwarded, arrival)
 	} else {
-		g.done(resultUpstreamError)
+		g.done(resultUpstreamError, arrival)
 	}
 	return nil
 }
@@ -236,6 +240,7 @@ func writeReplay(w http.ResponseWriter, a *dedupe.Answer) {
 }
 
 func (g *Handler) storeFailed(op string, err error) {
+	g.storeErrors.Inc()
 	if ce := g.logger.Check(zapcore.WarnLevel, "deduplication store error"); ce != nil {
 		ce.Write(zap.String("preset", g.settings.Preset.Name), zap.String("store", g.store.Kind()),
 			zap.String("op", op), zap.Error(err))
@@ -249,5 +254,18 @@ func (g *Handler) logLate(status int, stored bool) {
 	}
 }
 
-// done counts a delivery's result (metrics come with the observability work).
-func (g *Handler) done(result string) {}
+// done counts a delivery's result and how long the provider waited for
+// its answer (for a timeout: the deadline, whenever the forward ended).
+func (g *Handler) done(result string, arrival time.Time) {
+	waited := time.Since(arrival)
+	if result == resultTimeout && waited > g.settings.Deadline {
+		waited = g.settings.Deadline
+	}
+	g.metrics.done(result, waited)
+	if result == resultRejected {
+		return // logged at INFO by reject
+	}
+	if ce := g.logger.Check(zapcore.DebugLevel, "callback "+result); ce != nil {
+		ce.Write(zap.String("preset", g.settings.Preset.Name), zap.String("result", result), zap.Duration("duration", waited))
+	}
+}

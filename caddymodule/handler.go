@@ -40,20 +40,16 @@ func (g *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if status != 0 {
 		g.answerError(w, r, status, errorClassOf(status))
 		if status == http.StatusRequestEntityTooLarge {
-			g.done(resultTooLarge)
+			g.done(resultTooLarge, arrival)
 		}
 		return nil
 	}
-	in := verify.Input{Request: r, Body: body, Now: arrival}
-	if g.needsClientURL {
-		in.Scheme, in.Host = clientURL(r)
-	}
 	var out verify.Output
-	for i := range g.groups {
-		if reason := g.groups[i].verify(&in, &out); reason != "" {
-			g.reject(w, r, reason)
-			return nil
-		}
+	if reason := g.check(r, body, arrival, &out); reason != "" {
+		g.reject(w, r, reason)
+		g.metrics.failed(reason)
+		g.done(resultRejected, arrival)
+		return nil
 	}
 	body, key := g.prepareForward(r, body, &out, arrival)
 	if body != nil {
@@ -64,6 +60,32 @@ func (g *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	r.ContentLength = int64(len(body))
 	r.TransferEncoding = nil
 	return g.deliver(w, r, next, arrival, key)
+}
+
+// check runs every kind of authentication; the reason is "" when all pass.
+func (g *Handler) check(r *http.Request, body []byte, now time.Time, out *verify.Output) verify.Reason {
+	in := verify.Input{Request: r, Body: body, Now: now}
+	if g.needsClientURL {
+		in.Scheme, in.Host = clientURL(r)
+	}
+	for i := range g.groups {
+		if reason := g.groups[i].verify(&in, out); reason != "" {
+			return reason
+		}
+	}
+	return ""
+}
+
+// Verify checks a request offline, as the guard would at time now (for
+// `caddy callback verify`): it returns the kinds that passed and "" or the
+// reason of the failure. The handler must be provisioned; the request is
+// not modified.
+func (g *Handler) Verify(r *http.Request, body []byte, now time.Time) (verified string, reason verify.Reason, claims []byte) {
+	var out verify.Output
+	if reason := g.check(r, body, now, &out); reason != "" {
+		return "", reason, nil
+	}
+	return g.verified, "", out.ClaimsJSON
 }
 
 // verify runs the alternatives of one kind until one passes. When none
@@ -264,7 +286,6 @@ func (g *Handler) reject(w http.ResponseWriter, r *http.Request, reason verify.R
 		)
 	}
 	g.answerError(w, r, http.StatusUnauthorized, string(reason))
-	g.done(resultRejected)
 }
 
 // answerError writes {"error": "<class>"} with the status.

@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/callbackguard/callbackguard/caddymodule/deadline"
@@ -55,7 +56,9 @@ type Handler struct {
 	dedupe    []*template.Template
 	event     *template.Template
 
-	logger *zap.Logger
+	metrics     *guardCounters
+	storeErrors prometheus.Counter
+	logger      *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.

@@ -31,6 +31,10 @@ func (g *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	g.settings = s
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("%s %s: metrics: %w", config.Directive, s.Preset.Name, err)
+	}
+	g.metrics = newGuardCounters(s.Preset.Name)
 	if err := g.buildVerifiers(&guard, s); err != nil {
 		return fmt.Errorf("%s %s: %w", config.Directive, s.Preset.Name, err)
 	}
@@ -44,6 +48,7 @@ func (g *Handler) Provision(ctx caddy.Context) error {
 		if err := g.openStore(s); err != nil {
 			return fmt.Errorf("%s %s: store: %w", config.Directive, s.Preset.Name, err)
 		}
+		g.storeErrors = storeErrorCounter(g.store.Kind())
 	}
 	return nil
 }

@@ -198,6 +198,10 @@ func (m *Memory) Complete(_ context.Context, key string, token uint64, ans *Answ
 	if ans == nil {
 		return errNilAnswer
 	}
+	if ans.Status < 100 || ans.Status > 999 {
+		// DecodeAnswer would refuse it: every replay of the key would fail.
+		return errBadStatus
+	}
 	d := digestOf(key)
 	s := m.shardOf(d)
 	now := m.nowNanos()
@@ -210,7 +214,7 @@ func (m *Memory) Complete(_ context.Context, key string, token uint64, ans *Answ
 		// Ours, or expired: the answer settles the key either way.
 		s.land(d, f)
 	} else if r, _, found := s.current(d); found && r.answer && now < r.expires {
-		return nil // the first answer stays; this one is for the same delivery
+		return nil // an answer is never overwritten
 	}
 	s.putAnswer(d, after(now, ttl), ans, m.shardBudget(), now)
 	return nil

@@ -91,3 +91,7 @@ var errBadTTL = errors.New("dedupe: ttl must be positive")
 
 // errNilAnswer rejects Complete without an answer.
 var errNilAnswer = errors.New("dedupe: nil answer")
+
+// errBadStatus rejects an answer whose status is not a final HTTP status
+// (100..999 is what the encoding keeps).
+var errBadStatus = errors.New("dedupe: answer status out of range")

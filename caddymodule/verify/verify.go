@@ -125,3 +125,11 @@ func (s *Secret) Matches(presented string) bool {
 func (s *Secret) MatchesHash(h *[sha256.Size]byte) int {
 	return subtle.ConstantTimeCompare(h[:], s[:])
 }
+
+// Reasons lists every reason class, for metrics that want every series
+// present from the start.
+var Reasons = []Reason{
+	ReasonMissingCredentials, ReasonInvalidCredentials, ReasonMissingSignature, ReasonInvalidSignature,
+	ReasonMissingToken, ReasonMalformedToken, ReasonAlgNotAllowed, ReasonUnknownKey, ReasonTokenExpired,
+	ReasonTokenNotYetValid, ReasonTokenIssuedInFuture, ReasonTokenTooOld, ReasonInvalidClaims,
+}

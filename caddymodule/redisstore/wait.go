@@ -1,0 +1,154 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Wait implements dedupe.Store.
+//
+// A duplicate waits here while another instance forwards the first
+// delivery. It wakes in three ways:
+//
+//   - Pub/Sub: Complete and Release of a watched claim publish the key on
+//     the channel Prefix+"done"; each Store has one subscriber that fans
+//     the message out to its local waiters, so a wait costs no connection
+//     of its own. This is the fast path: a waiter at instance B wakes
+//     within a round trip of A's answer.
+//   - Polling: every PollInterval it looks at the key again, which covers
+//     wake-ups lost while the subscriber was reconnecting, and a claim
+//     that simply expires (its holder died). It never sleeps past the
+//     claim's remaining time, so an abandoned claim ends the wait on time.
+//   - ctx: it returns ctx.Err().
+//
+// Like the memory store, it answers from the key's state before it looks at
+// ctx: a key that is not held returns nil even with ctx done. A Redis error
+// (the key could not be looked at) is returned as it is.
+func (s *Store) Wait(ctx context.Context, key string) error {
+	rkey := s.prefix + key
+	// Registered before the first look, so that a wake-up published
+	// between the look and the select below is not missed.
+	w := s.waiters.add(rkey)
+	defer s.waiters.remove(rkey, w)
+	var timer *time.Timer
+	for {
+		left, err := s.watch(ctx, rkey)
+		if err != nil {
+			return err
+		}
+		if left <= 0 {
+			return nil
+		}
+		d := min(s.poll, left)
+		if timer == nil {
+			timer = time.NewTimer(d)
+			defer timer.Stop()
+		} else {
+			timer.Reset(d)
+		}
+		select {
+		case <-w.woken:
+			return nil
+		case <-timer.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// watch runs watchScript: the time left on rkey's claim (0: not held). It
+// runs even when ctx is done (see Wait), bounded by CallTimeout.
+func (s *Store) watch(ctx context.Context, rkey string) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+	defer cancel()
+	ms, err := watchScript.Run(ctx, s.client, []string{rkey}).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: wait: %w", err)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
+
+// subscribe receives the wake-ups for this Store's waiters until Close.
+// go-redis reconnects and resubscribes by itself after a connection loss;
+// messages published meanwhile are lost, which the waiters' polling covers.
+func (s *Store) subscribe() {
+	defer close(s.closed)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.closing:
+			cancel() // ends a dial in progress in Subscribe
+		case <-ctx.Done():
+		}
+	}()
+	// Subscribe dials at once; when that fails (Redis down at start), the
+	// channel's receive loop keeps reconnecting.
+	ps := s.client.Subscribe(ctx, s.channel)
+	defer ps.Close()
+	msgs := ps.Channel()
+	for {
+		select {
+		case <-s.closing:
+			return
+		case m, ok := <-msgs:
+			if !ok {
+				return
+			}
+			s.waiters.wake(m.Payload)
+		}
+	}
+}
+
+// waiters are the local waits, by Redis key. Waits on one key share one
+// channel, closed by the wake-up.
+type waiters struct {
+	mu sync.Mutex
+	m  map[string]*waiter
+}
+
+type waiter struct {
+	woken chan struct{}
+	n     int // waits holding it
+}
+
+func (ws *waiters) add(rkey string) *waiter {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	w := ws.m[rkey]
+	if w == nil {
+		w = &waiter{woken: make(chan struct{})}
+		ws.m[rkey] = w
+	}
+	w.n++
+	return w
+}
+
+func (ws *waiters) remove(rkey string, w *waiter) {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	w.n--
+	if w.n == 0 && ws.m[rkey] == w {
+		delete(ws.m, rkey)
+	}
+}
+
+// wake ends the waits on rkey. Later waits get a new channel: they look at
+// the key themselves before they block.
+func (ws *waiters) wake(rkey string) {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if w := ws.m[rkey]; w != nil {
+		close(w.woken)
+		delete(ws.m, rkey)
+	}
+}
+
+// waiting is the number of keys with local waits (for tests).
+func (ws *waiters) waiting() int {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	return len(ws.m)
+}

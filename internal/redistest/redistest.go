@@ -1,0 +1,214 @@
+// Package redistest runs a real redis-server for tests: the Redis store's
+// guarantees (atomic claims across instances, expiry, Pub/Sub wake-ups, what
+// happens when the server dies or stalls) are properties of Redis itself, so
+// they are tested against it, never against a mock or an emulation.
+//
+// Each Server is a private redis-server on a loopback port, without
+// persistence, in a temporary directory, killed when the test ends.
+package redistest
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// startTimeout bounds how long Start waits for the server to answer PING.
+const startTimeout = 10 * time.Second
+
+// Options configures Start.
+type Options struct {
+	// Password, when set, is required by the server (--requirepass).
+	Password string
+	// Port is the port to listen on; 0 picks a free one. Restart reuses the
+	// port of the first start, so clients that hold the address reconnect.
+	Port int
+}
+
+// Server is a running (or stopped) redis-server.
+type Server struct {
+	Addr     string // 127.0.0.1:Port
+	Port     int
+	Password string
+
+	bin string
+	dir string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+	seq  int           // starts so far, to name the log files
+}
+
+// Start runs redis-server on 127.0.0.1 until the test ends, waits until it
+// answers PING, and returns it. When the redis-server binary is not
+// installed the test is skipped, unless the environment has REQUIRE_REDIS=1
+// (CI sets it, so that a missing server fails instead of passing quietly).
+func Start(t testing.TB, opts ...Options) *Server {
+	t.Helper()
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("REQUIRE_REDIS") == "1" {
+			t.Fatalf("redistest: redis-server not found in PATH and REQUIRE_REDIS=1: %v", err)
+		}
+		t.Skipf("redistest: redis-server not found in PATH (install redis-server, or set REQUIRE_REDIS=1 to fail instead): %v", err)
+	}
+	s := &Server{Password: o.Password, bin: bin, dir: t.TempDir(), Port: o.Port}
+	t.Cleanup(s.Stop)
+
+	// A free port found by listening on :0 may be taken by someone else
+	// before redis-server binds it; try a few.
+	var lastErr error
+	for range 5 {
+		if o.Port == 0 {
+			if s.Port, err = freePort(); err != nil {
+				t.Fatalf("redistest: %v", err)
+			}
+		}
+		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
+		if lastErr = s.start(); lastErr == nil {
+			return s
+		}
+		if o.Port != 0 {
+			break
+		}
+	}
+	t.Fatalf("redistest: %v", lastErr)
+	return nil
+}
+
+// URL is the server's redis:// URL for database db, with the password.
+func (s *Server) URL(db int) string {
+	u := url.URL{Scheme: "redis", Host: s.Addr, Path: "/" + strconv.Itoa(db)}
+	if s.Password != "" {
+		u.User = url.UserPassword("", s.Password)
+	}
+	return u.String()
+}
+
+// Stop kills the server at once (SIGKILL: no shutdown, as in a crash) and
+// waits until it has exited. It may be called more than once.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
+	s.cmd = nil
+}
+
+// Restart starts the server again on the same port, with empty data and an
+// empty script cache, as after a crash without persistence.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Stop()
+	if err := s.start(); err != nil {
+		t.Fatalf("redistest: restart: %v", err)
+	}
+}
+
+// start runs the process and waits until it answers PING.
+func (s *Server) start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	logPath := filepath.Join(s.dir, fmt.Sprintf("redis-%d.log", s.seq))
+	args := []string{
+		"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no",
+		"--dir", s.dir, "--logfile", logPath,
+	}
+	if s.Password != "" {
+		args = append(args, "--requirepass", s.Password)
+	}
+	cmd := exec.Command(s.bin, args...)
+	cmd.Dir = s.dir
+	setDeathSignal(cmd)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start redis-server: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+
+	deadline := time.Now().Add(startTimeout)
+	for {
+		err := ping(s.Addr)
+		if err == nil {
+			s.cmd, s.done = cmd, done
+			return nil
+		}
+		select {
+		case <-done:
+			return fmt.Errorf("redis-server on port %d exited at start: %s", s.Port, tail(logPath))
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			<-done
+			return fmt.Errorf("redis-server on port %d did not answer PING within %v (%v): %s",
+				s.Port, startTimeout, err, tail(logPath))
+		}
+	}
+}
+
+// ping sends PING over a fresh connection and accepts any reply: a server
+// that requires a password answers -NOAUTH, which says it is up as well.
+func ping(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "+PONG") && !strings.HasPrefix(line, "-NOAUTH") {
+		return errors.New("unexpected reply to PING: " + strings.TrimSpace(line))
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// tail is the end of the server's log, for start failures.
+func tail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
+}
