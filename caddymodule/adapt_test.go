@@ -231,3 +231,44 @@ func TestListModules(t *testing.T) {
 		t.Fatalf("list-modules does not list http.handlers.callback_guard:\n%s", out)
 	}
 }
+
+// The callback_guard global option names the store once for every guard;
+// a guard's own store line wins.
+func TestAdaptGlobalStoreDefaults(t *testing.T) {
+	guards, err := adaptGuards(t, `{
+	callback_guard {
+		store redis redis://10.0.0.5:6379/0
+		store_failure reject
+	}
+}
+:8080 {
+	handle /a {
+		callback_guard avarda {
+			header_secret Authorization "Bearer x"
+		}
+	}
+	handle /b {
+		callback_guard glopal {
+			basic_auth u p
+			store memory 512MiB
+			store_failure open
+		}
+	}
+}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPreset := map[string]map[string]any{}
+	for _, g := range guards {
+		byPreset[g["preset"].(string)] = g
+	}
+	if st := byPreset["avarda"]["store"]; !reflect.DeepEqual(st, map[string]any{"kind": "redis", "url": "redis://10.0.0.5:6379/0"}) || byPreset["avarda"]["store_failure"] != "reject" {
+		t.Errorf("avarda did not get the global defaults: %v", byPreset["avarda"])
+	}
+	if st := byPreset["glopal"]["store"]; !reflect.DeepEqual(st, map[string]any{"kind": "memory", "max_bytes": float64(512 << 20)}) || byPreset["glopal"]["store_failure"] != "open" {
+		t.Errorf("glopal's own store lines must win: %v", byPreset["glopal"])
+	}
+	if _, err := adaptGuards(t, "{\n callback_guard {\n  store etcd x\n }\n}\n:8080 {\n callback_guard avarda {\n  header_secret A b\n }\n}"); err == nil || !strings.Contains(err.Error(), `unknown kind "etcd"`) {
+		t.Errorf("a bad global store: %v", err)
+	}
+}

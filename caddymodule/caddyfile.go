@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -12,11 +13,62 @@ import (
 	"github.com/callbackguard/callbackguard/config"
 )
 
-// parseCaddyfile sets up the handler from Caddyfile tokens.
+// parseCaddyfile sets up the handler from Caddyfile tokens, starting from
+// the defaults of the callback_guard global option.
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	var g Handler
+	if defaults, ok := h.Option(config.Directive).(*globalDefaults); ok {
+		if defaults.Store != nil {
+			st := *defaults.Store
+			g.Store = &st
+		}
+		g.StoreFailure = defaults.StoreFailure
+	}
 	err := g.UnmarshalCaddyfile(h.Dispenser)
 	return &g, err
+}
+
+// globalDefaults are what the callback_guard global option sets for every
+// guard of the Caddyfile, so that a site with many guards names its store
+// once:
+//
+//	{
+//		callback_guard {
+//			store redis redis://10.0.0.5:6379/0
+//			store_failure reject
+//		}
+//	}
+type globalDefaults struct {
+	Store        *config.Store
+	StoreFailure string
+}
+
+func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
+	d.Next() // the option's name
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	o := new(globalDefaults)
+	for d.NextBlock(0) {
+		sub := d.Val()
+		args := d.RemainingArgs()
+		switch sub {
+		case "store":
+			st, err := parseStore(args)
+			if err != nil {
+				return nil, d.Errf("%s global option: store: %v", config.Directive, err)
+			}
+			o.Store = st
+		case "store_failure":
+			if len(args) != 1 || (args[0] != config.StoreFailureOpen && args[0] != config.StoreFailureReject) {
+				return nil, d.Errf("%s global option: want store_failure open|reject", config.Directive)
+			}
+			o.StoreFailure = args[0]
+		default:
+			return nil, d.Errf("%s global option: unknown subdirective %q (want store or store_failure)", config.Directive, sub)
+		}
+	}
+	return o, nil
 }
 
 // UnmarshalCaddyfile reads the directive:
@@ -152,16 +204,11 @@ func (g *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			g.ForwardClaims = args[0]
 		case "store":
-			if len(args) == 0 {
-				return errf("want store memory, or store redis <url>")
+			st, err := parseStore(args)
+			if err != nil {
+				return errf("%v", err)
 			}
-			g.Store = &config.Store{Kind: args[0]}
-			if len(args) > 1 {
-				g.Store.URL = args[1]
-			}
-			if len(args) > 2 {
-				return errf("too many arguments")
-			}
+			g.Store = st
 		case "store_failure":
 			if err := want(1, "open|reject"); err != nil {
 				return err
@@ -182,6 +229,27 @@ func (g *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.Err(err.Error())
 	}
 	return nil
+}
+
+// parseStore reads `store memory [<size>]` or `store redis <url>`.
+func parseStore(args []string) (*config.Store, error) {
+	if len(args) == 0 || len(args) > 2 {
+		return nil, fmt.Errorf("want store memory [<size>], or store redis <url>")
+	}
+	st := &config.Store{Kind: args[0]}
+	if len(args) == 2 {
+		switch args[0] {
+		case config.StoreMemory:
+			n, err := humanize.ParseBytes(args[1])
+			if err != nil || n == 0 {
+				return nil, fmt.Errorf("invalid size %q (e.g. 256MiB)", args[1])
+			}
+			st.MaxBytes = int64(n)
+		default:
+			st.URL = args[1]
+		}
+	}
+	return st, nil
 }
 
 func unmarshalJWT(d *caddyfile.Dispenser, preset string) (*config.JWT, error) {

@@ -22,6 +22,7 @@ import (
 func init() {
 	caddy.RegisterModule(Handler{})
 	httpcaddyfile.RegisterHandlerDirective(config.Directive, parseCaddyfile)
+	httpcaddyfile.RegisterGlobalOption(config.Directive, parseGlobalOption)
 	// Guards must run before the proxy they protect, so that no `order`
 	// line is needed.
 	httpcaddyfile.RegisterDirectiveOrder(config.Directive, httpcaddyfile.Before, "reverse_proxy")

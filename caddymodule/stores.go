@@ -18,10 +18,6 @@ var stores = caddy.NewUsagePool()
 // shared by every guard (keys are scoped by preset).
 const memoryStoreName = "memory"
 
-// memoryMaxBytes is the capacity of the memory store, set by the global
-// option; 0 means dedupe.DefaultMaxBytes.
-var memoryMaxBytes int64
-
 // pooledMemory makes the memory store a caddy.Destructor.
 type pooledMemory struct{ *dedupe.Memory }
 
@@ -34,14 +30,14 @@ func (g *Handler) openStore(s *config.Settings) error {
 	switch s.Store.Kind {
 	case config.StoreMemory:
 		v, _, err := stores.LoadOrNew(memoryStoreName, func() (caddy.Destructor, error) {
-			return pooledMemory{dedupe.NewMemory(dedupe.MemoryOptions{MaxBytes: memoryMaxBytes})}, nil
+			return pooledMemory{dedupe.NewMemory(dedupe.MemoryOptions{MaxBytes: s.Store.MaxBytes})}, nil
 		})
 		if err != nil {
 			return err
 		}
 		m := v.(pooledMemory)
-		if memoryMaxBytes > 0 {
-			m.SetMaxBytes(memoryMaxBytes)
+		if s.Store.MaxBytes > 0 {
+			m.SetMaxBytes(s.Store.MaxBytes)
 		}
 		g.store, g.storeName = m.Memory, memoryStoreName
 		return nil

@@ -152,8 +152,14 @@ type OnTimeout struct {
 
 // Store selects the deduplication store.
 type Store struct {
+	// Kind is memory or redis.
 	Kind string `json:"kind"`
-	URL  string `json:"url,omitempty"`
+	// URL is the Redis URL (redis://, rediss://).
+	URL string `json:"url,omitempty"`
+	// MaxBytes bounds the process's memory store (default 256 MiB); past
+	// it the oldest entries are evicted first. The store is shared by
+	// every guard of the process: the last guard provisioned sets it.
+	MaxBytes int64 `json:"max_bytes,omitempty"`
 }
 
 // Duration is a time.Duration that reads and writes JSON as Go duration

@@ -118,9 +118,15 @@ func (g *Guard) Resolve() (*Settings, error) {
 			if g.Store.URL != "" {
 				return nil, fail("store memory takes no URL")
 			}
+			if g.Store.MaxBytes < 0 {
+				return nil, fail("store memory: size must be positive")
+			}
 		case StoreRedis:
 			if g.Store.URL == "" {
 				return nil, fail("store redis needs a URL, e.g. redis://localhost:6379/0")
+			}
+			if g.Store.MaxBytes != 0 {
+				return nil, fail("store redis takes no size")
 			}
 		default:
 			return nil, fail("store: unknown kind %q (want memory or redis)", g.Store.Kind)
