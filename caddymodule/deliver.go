@@ -30,7 +30,7 @@ const (
 
 // claimMargin is how long a claim outlives the forward it covers, so that
 // a claim is never taken over while its forward may still answer.
-const claimMargin = 5 * time.Second
+const claimMargin = 2 * time.Second
 
 // hdrReplayed marks an answer that came from the store.
 const hdrReplayed = "X-Callback-Replayed"

@@ -5,7 +5,10 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/callbackguard/callbackguard/caddymodule/dedupe"
+	"github.com/callbackguard/callbackguard/caddymodule/redisstore"
 	"github.com/callbackguard/callbackguard/config"
 )
 
@@ -41,9 +44,36 @@ func (g *Handler) openStore(s *config.Settings) error {
 		}
 		g.store, g.storeName = m.Memory, memoryStoreName
 		return nil
+	case config.StoreRedis:
+		// One client and store per URL, shared by the guards that name it
+		// and kept across reloads.
+		name := "redis|" + s.Store.URL
+		v, _, err := stores.LoadOrNew(name, func() (caddy.Destructor, error) {
+			client, err := redisstore.NewClient(s.Store.URL)
+			if err != nil {
+				return nil, err
+			}
+			return pooledRedis{Store: redisstore.New(client, redisstore.Options{}), client: client}, nil
+		})
+		if err != nil {
+			return err
+		}
+		g.store, g.storeName = v.(pooledRedis).Store, name
+		return nil
 	default:
-		return fmt.Errorf("store %q is not available in this build", s.Store.Kind)
+		return fmt.Errorf("unknown store %q", s.Store.Kind)
 	}
+}
+
+// pooledRedis makes a Redis store and its client a caddy.Destructor.
+type pooledRedis struct {
+	*redisstore.Store
+	client redis.UniversalClient
+}
+
+func (p pooledRedis) Destruct() error {
+	p.Store.Close()
+	return p.client.Close()
 }
 
 func (g *Handler) closeStore() error {

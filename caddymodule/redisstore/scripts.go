@@ -8,7 +8,8 @@ import "github.com/redis/go-redis/v9"
 // per key with the fields
 //
 //	a  the stored answer (dedupe.EncodeAnswer); when present, no other field
-//	t  the token of the current or last claim (decimal)
+//	t  the token of the current or last claim (decimal; go-redis writes a
+//	   uint64 argument in decimal, and the scripts compare the strings)
 //	e  when that claim expires, in Unix milliseconds of the server's clock
 //	n  the attempt number of the latest claim: the next claim gets n+1
 //	w  set while a waiter watches the claim: Complete and Release publish
@@ -33,11 +34,20 @@ end
 // in ms, ARGV[3] the entry's lifetime while claimed (claimTTL plus the time
 // an abandoned claim's count is kept). It returns the stored answer (a
 // string), 0 when another claim holds the key, or the new claim's attempt.
+//
+// A claim held by the very token offered is this call's own: go-redis ran
+// the script again after losing the first reply (a retry on a broken
+// connection). It returns the claim again instead of "in flight", which
+// would have the caller wait on its own claim until it expires. Tokens are
+// drawn afresh for every Claim, so no other call offers it.
 var claimScript = redis.NewScript(nowMs + `
 local f = redis.call('HMGET', KEYS[1], 'a', 't', 'e', 'n')
 if f[1] then return f[1] end
 local t = now()
-if f[2] and tonumber(f[3]) > t then return 0 end
+if f[2] and tonumber(f[3]) > t then
+  if f[2] == ARGV[1] then return tonumber(f[4]) end
+  return 0
+end
 local n = (tonumber(f[4]) or 0) + 1
 redis.call('HSET', KEYS[1], 't', ARGV[1], 'e', t + tonumber(ARGV[2]), 'n', n)
 redis.call('HDEL', KEYS[1], 'w')

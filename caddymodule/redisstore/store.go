@@ -16,8 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -79,9 +79,11 @@ type Store struct {
 	poll    time.Duration
 
 	waiters waiters
-	closing chan struct{}
-	closed  chan struct{}
-	once    sync.Once
+	// subscriptions counts the subscriber's confirmed (re)subscriptions.
+	subscriptions atomic.Int64
+	closing       chan struct{}
+	closed        chan struct{}
+	once          sync.Once
 }
 
 var _ dedupe.Store = (*Store)(nil)
@@ -109,6 +111,7 @@ func New(client redis.UniversalClient, opts Options) *Store {
 	}
 	s.channel = s.prefix + "done"
 	s.waiters.m = make(map[string]*waiter)
+	s.waiters.resub = make(chan struct{})
 	go s.subscribe()
 	return s
 }
@@ -138,7 +141,7 @@ func (s *Store) Claim(ctx context.Context, key string, claimTTL time.Duration) (
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	v, err := claimScript.Run(ctx, s.client, []string{s.prefix + key},
-		strconv.FormatUint(token, 10), millis(claimTTL), millis(claimTTL)+abandonedAttemptsTTL.Milliseconds()).Result()
+		token, millis(claimTTL), millis(claimTTL)+abandonedAttemptsTTL.Milliseconds()).Result()
 	if err != nil {
 		return dedupe.Claim{}, fmt.Errorf("redisstore: claim: %w", err)
 	}
@@ -171,7 +174,7 @@ func (s *Store) Complete(ctx context.Context, key string, token uint64, ans *ded
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	n, err := completeScript.Run(ctx, s.client, []string{s.prefix + key},
-		strconv.FormatUint(token, 10), dedupe.EncodeAnswer(nil, ans), millis(ttl), s.channel).Int64()
+		token, dedupe.EncodeAnswer(nil, ans), millis(ttl), s.channel).Int64()
 	if err != nil {
 		return fmt.Errorf("redisstore: complete: %w", err)
 	}
@@ -189,7 +192,7 @@ func (s *Store) Release(ctx context.Context, key string, token uint64, ttl time.
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	n, err := releaseScript.Run(ctx, s.client, []string{s.prefix + key},
-		strconv.FormatUint(token, 10), millis(ttl), s.channel).Int64()
+		token, millis(ttl), s.channel).Int64()
 	if err != nil {
 		return fmt.Errorf("redisstore: release: %w", err)
 	}

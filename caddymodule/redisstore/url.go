@@ -33,7 +33,8 @@ import (
 //
 // The options always have ContextTimeoutEnabled set: the Store's per-call
 // timeouts then bound the network waits too, so that a server that hangs
-// costs CallTimeout, not go-redis's read timeout.
+// costs CallTimeout, not go-redis's read timeout. Unless the URL says
+// otherwise, a call dials once and retries once, at once (see below).
 func ParseURL(rawURL string) (*redis.UniversalOptions, error) {
 	opts, err := parseURL(rawURL)
 	if err != nil {
@@ -41,6 +42,21 @@ func ParseURL(rawURL string) (*redis.UniversalOptions, error) {
 		return nil, fmt.Errorf("redisstore: invalid redis URL: %w", err)
 	}
 	opts.ContextTimeoutEnabled = true
+	// go-redis's defaults (five dial attempts 100 ms apart, three retries
+	// with backoff) spend the whole CallTimeout of every call on a server
+	// that refuses connections. One dial and one immediate retry (which
+	// still replaces a connection the server closed) fail such a call at
+	// once, and the guard forwards or rejects without the wait. Values the
+	// URL gives win.
+	if opts.DialerRetries == 0 {
+		opts.DialerRetries = 1
+	}
+	if opts.MaxRetries == 0 {
+		opts.MaxRetries = 1
+	}
+	if opts.MinRetryBackoff == 0 {
+		opts.MinRetryBackoff = -1 // none
+	}
 	return opts, nil
 }
 

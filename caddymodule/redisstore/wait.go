@@ -5,21 +5,26 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Wait implements dedupe.Store.
 //
 // A duplicate waits here while another instance forwards the first
-// delivery. It wakes in three ways:
+// delivery. It wakes in four ways:
 //
 //   - Pub/Sub: Complete and Release of a watched claim publish the key on
 //     the channel Prefix+"done"; each Store has one subscriber that fans
 //     the message out to its local waiters, so a wait costs no connection
 //     of its own. This is the fast path: a waiter at instance B wakes
 //     within a round trip of A's answer.
+//   - Resubscription: when the subscriber's connection was lost and is
+//     back, every wait looks at its key again at once, since wake-ups
+//     published in between are lost.
 //   - Polling: every PollInterval it looks at the key again, which covers
-//     wake-ups lost while the subscriber was reconnecting, and a claim
-//     that simply expires (its holder died). It never sleeps past the
+//     what the two above miss (a subscriber that is still reconnecting),
+//     and the end of a claim whose holder died: it never sleeps past the
 //     claim's remaining time, so an abandoned claim ends the wait on time.
 //   - ctx: it returns ctx.Err().
 //
@@ -30,7 +35,7 @@ func (s *Store) Wait(ctx context.Context, key string) error {
 	rkey := s.prefix + key
 	// Registered before the first look, so that a wake-up published
 	// between the look and the select below is not missed.
-	w := s.waiters.add(rkey)
+	w, resubscribed := s.waiters.add(rkey)
 	defer s.waiters.remove(rkey, w)
 	var timer *time.Timer
 	for {
@@ -51,6 +56,8 @@ func (s *Store) Wait(ctx context.Context, key string) error {
 		select {
 		case <-w.woken:
 			return nil
+		case <-resubscribed:
+			resubscribed = s.waiters.resubscription()
 		case <-timer.C:
 		case <-ctx.Done():
 			return ctx.Err()
@@ -72,7 +79,8 @@ func (s *Store) watch(ctx context.Context, rkey string) (time.Duration, error) {
 
 // subscribe receives the wake-ups for this Store's waiters until Close.
 // go-redis reconnects and resubscribes by itself after a connection loss;
-// messages published meanwhile are lost, which the waiters' polling covers.
+// each (re)subscription is confirmed by a Subscription message, after the
+// first of which the waits look again (see Wait).
 func (s *Store) subscribe() {
 	defer close(s.closed)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -88,7 +96,7 @@ func (s *Store) subscribe() {
 	// channel's receive loop keeps reconnecting.
 	ps := s.client.Subscribe(ctx, s.channel)
 	defer ps.Close()
-	msgs := ps.Channel()
+	msgs := ps.ChannelWithSubscriptions()
 	for {
 		select {
 		case <-s.closing:
@@ -97,7 +105,14 @@ func (s *Store) subscribe() {
 			if !ok {
 				return
 			}
-			s.waiters.wake(m.Payload)
+			switch m := m.(type) {
+			case *redis.Message:
+				s.waiters.wake(m.Payload)
+			case *redis.Subscription:
+				if m.Kind == "subscribe" && s.subscriptions.Add(1) > 1 {
+					s.waiters.resubscribed()
+				}
+			}
 		}
 	}
 }
@@ -107,6 +122,8 @@ func (s *Store) subscribe() {
 type waiters struct {
 	mu sync.Mutex
 	m  map[string]*waiter
+	// resub is closed, and replaced, when the subscriber resubscribed.
+	resub chan struct{}
 }
 
 type waiter struct {
@@ -114,7 +131,9 @@ type waiter struct {
 	n     int // waits holding it
 }
 
-func (ws *waiters) add(rkey string) *waiter {
+// add registers a wait on rkey; it returns the waiter and the channel that
+// announces the next resubscription.
+func (ws *waiters) add(rkey string) (*waiter, <-chan struct{}) {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 	w := ws.m[rkey]
@@ -123,7 +142,7 @@ func (ws *waiters) add(rkey string) *waiter {
 		ws.m[rkey] = w
 	}
 	w.n++
-	return w
+	return w, ws.resub
 }
 
 func (ws *waiters) remove(rkey string, w *waiter) {
@@ -144,6 +163,19 @@ func (ws *waiters) wake(rkey string) {
 		close(w.woken)
 		delete(ws.m, rkey)
 	}
+}
+
+func (ws *waiters) resubscribed() {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	close(ws.resub)
+	ws.resub = make(chan struct{})
+}
+
+func (ws *waiters) resubscription() <-chan struct{} {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	return ws.resub
 }
 
 // waiting is the number of keys with local waits (for tests).

@@ -9,6 +9,7 @@ package redistest
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -33,6 +34,9 @@ type Options struct {
 	// Port is the port to listen on; 0 picks a free one. Restart reuses the
 	// port of the first start, so clients that hold the address reconnect.
 	Port int
+	// TLS serves TLS only, with a certificate for 127.0.0.1 made for the
+	// test (Server.TLSConfig trusts it); URL then says rediss://.
+	TLS bool
 }
 
 // Server is a running (or stopped) redis-server.
@@ -43,6 +47,9 @@ type Server struct {
 
 	bin string
 	dir string
+	tls *tls.Config // the client's side, when the server speaks TLS
+	// cluster runs the server in cluster mode (see StartCluster).
+	cluster bool
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -60,6 +67,12 @@ func Start(t testing.TB, opts ...Options) *Server {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
+	return startServer(t, o, false)
+}
+
+// startServer is Start, with cluster mode on or off.
+func startServer(t testing.TB, o Options, cluster bool) *Server {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv("REQUIRE_REDIS") == "1" {
@@ -67,15 +80,20 @@ func Start(t testing.TB, opts ...Options) *Server {
 		}
 		t.Skipf("redistest: redis-server not found in PATH (install redis-server, or set REQUIRE_REDIS=1 to fail instead): %v", err)
 	}
-	s := &Server{Password: o.Password, bin: bin, dir: t.TempDir(), Port: o.Port}
+	s := &Server{Password: o.Password, bin: bin, dir: t.TempDir(), Port: o.Port, cluster: cluster}
 	t.Cleanup(s.Stop)
+	if o.TLS {
+		if s.tls, err = writeCertificate(s.dir); err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+	}
 
 	// A free port found by listening on :0 may be taken by someone else
 	// before redis-server binds it; try a few.
 	var lastErr error
 	for range 5 {
 		if o.Port == 0 {
-			if s.Port, err = freePort(); err != nil {
+			if s.Port, err = freePort(cluster); err != nil {
 				t.Fatalf("redistest: %v", err)
 			}
 		}
@@ -91,13 +109,26 @@ func Start(t testing.TB, opts ...Options) *Server {
 	return nil
 }
 
-// URL is the server's redis:// URL for database db, with the password.
+// URL is the server's URL for database db, with the password: redis://,
+// or rediss:// for a TLS server.
 func (s *Server) URL(db int) string {
 	u := url.URL{Scheme: "redis", Host: s.Addr, Path: "/" + strconv.Itoa(db)}
+	if s.tls != nil {
+		u.Scheme = "rediss"
+	}
 	if s.Password != "" {
 		u.User = url.UserPassword("", s.Password)
 	}
 	return u.String()
+}
+
+// TLSConfig is a client configuration that trusts a TLS server's
+// certificate (nil when the server does not speak TLS).
+func (s *Server) TLSConfig() *tls.Config {
+	if s.tls == nil {
+		return nil
+	}
+	return s.tls.Clone()
 }
 
 // Stop kills the server at once (SIGKILL: no shutdown, as in a crash) and
@@ -137,6 +168,19 @@ func (s *Server) start() error {
 	if s.Password != "" {
 		args = append(args, "--requirepass", s.Password)
 	}
+	if s.cluster {
+		args = append(args, "--cluster-enabled", "yes",
+			"--cluster-config-file", fmt.Sprintf("nodes-%d.conf", s.seq),
+			"--cluster-node-timeout", "5000")
+	}
+	if s.tls != nil {
+		args[1] = "0" // no plain port
+		args = append(args, "--tls-port", strconv.Itoa(s.Port),
+			"--tls-cert-file", filepath.Join(s.dir, certFile),
+			"--tls-key-file", filepath.Join(s.dir, keyFile),
+			"--tls-ca-cert-file", filepath.Join(s.dir, certFile),
+			"--tls-auth-clients", "no")
+	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = s.dir
 	setDeathSignal(cmd)
@@ -151,7 +195,7 @@ func (s *Server) start() error {
 
 	deadline := time.Now().Add(startTimeout)
 	for {
-		err := ping(s.Addr)
+		err := ping(s.Addr, s.tls)
 		if err == nil {
 			s.cmd, s.done = cmd, done
 			return nil
@@ -172,8 +216,15 @@ func (s *Server) start() error {
 
 // ping sends PING over a fresh connection and accepts any reply: a server
 // that requires a password answers -NOAUTH, which says it is up as well.
-func ping(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+func ping(addr string, tlsConfig *tls.Config) error {
+	d := &net.Dialer{Timeout: time.Second}
+	var c net.Conn
+	var err error
+	if tlsConfig != nil {
+		c, err = tls.DialWithDialer(d, "tcp", addr, tlsConfig)
+	} else {
+		c, err = d.Dial("tcp", addr)
+	}
 	if err != nil {
 		return err
 	}
@@ -192,13 +243,30 @@ func ping(addr string) error {
 	return nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+// freePort finds a port nobody listens on. A cluster node also needs its
+// bus port, port+10000, so for one the search goes on until both are free.
+func freePort(cluster bool) (int, error) {
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("find a free port: %w", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		_ = l.Close()
+		if !cluster {
+			return port, nil
+		}
+		if port+10000 > 65535 {
+			continue
+		}
+		bus, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+10000)))
+		if err != nil {
+			continue
+		}
+		_ = bus.Close()
+		return port, nil
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("find a free port: no port with a free bus port")
 }
 
 // tail is the end of the server's log, for start failures.

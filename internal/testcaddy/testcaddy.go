@@ -249,3 +249,13 @@ func Run(t testing.TB, dir string, args ...string) (string, error) {
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
+
+// Kill ends the process at once, as a crash would: no cleanup runs.
+func (inst *Instance) Kill() {
+	select {
+	case <-inst.waited:
+	default:
+		_ = inst.cmd.Process.Kill()
+		<-inst.waited
+	}
+}
