@@ -47,6 +47,9 @@ func (g *Handler) deliver(w http.ResponseWriter, r *http.Request, next caddyhttp
 	for {
 		claim, err := g.store.Claim(r.Context(), storeKey, claimTTL)
 		if err != nil {
+			if r.Context().Err() != nil {
+				return nil // the provider hung up: no store failure
+			}
 			g.storeFailed("claim", err)
 			if g.settings.StoreFailure == config.StoreFailureReject {
 				g.answerError(w, r, http.StatusServiceUnavailable, "store_unavailable")

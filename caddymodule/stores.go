@@ -1,11 +1,13 @@
 package caddymodule
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/callbackguard/callbackguard/caddymodule/dedupe"
 	"github.com/callbackguard/callbackguard/caddymodule/redisstore"
@@ -62,6 +64,21 @@ func (g *Handler) openStore(s *config.Settings) error {
 		return nil
 	default:
 		return fmt.Errorf("unknown store %q", s.Store.Kind)
+	}
+}
+
+func init() {
+	// go-redis reports failed dials through a process-wide logger that
+	// writes to stderr; send them to Caddy's log instead, at DEBUG: the
+	// guard itself logs and counts each failed store call at WARN.
+	redis.SetLogger(redisLogger{})
+}
+
+type redisLogger struct{}
+
+func (redisLogger) Printf(_ context.Context, format string, v ...any) {
+	if ce := caddy.Log().Named("callback_guard.redis").Check(zapcore.DebugLevel, fmt.Sprintf(format, v...)); ce != nil {
+		ce.Write()
 	}
 }
 

@@ -8,19 +8,22 @@ import "github.com/redis/go-redis/v9"
 // per key with the fields
 //
 //	a  the stored answer (dedupe.EncodeAnswer); when present, no other field
-//	t  the token of the current or last claim (decimal; go-redis writes a
-//	   uint64 argument in decimal, and the scripts compare the strings)
+//	t  the token of the claim, live or expired; Release deletes it (decimal:
+//	   go-redis writes a uint64 argument in decimal, the scripts compare
+//	   the strings)
 //	e  when that claim expires, in Unix milliseconds of the server's clock
 //	n  the attempt number of the latest claim: the next claim gets n+1
 //	w  set while a waiter watches the claim: Complete and Release publish
 //	   a wake-up only then, so a key nobody waits on costs no PUBLISH
 //
-// A claim's expiry is a field, not a key's TTL, because the attempt count
-// in the same hash must outlive it; expiry is judged by the server's TIME,
-// so the instances' clocks never matter. Scripts use TIME and then write,
-// which Redis 5+ allows (effects replication, the only mode of Redis 7).
-//
-// Scripts touch one key only, so they run on Redis Cluster as well.
+// One hash rather than a key per field: the whole state is read by one
+// HMGET, and a script that touches one key needs no hash tags to run on
+// Redis Cluster. A claim's expiry is therefore a field, not a key's TTL
+// (the attempt count beside it must outlive it), judged by the server's
+// TIME, so the instances' clocks never matter. Scripts that read TIME and
+// then write are allowed since Redis 5 (effects replication, the only mode
+// of Redis 7). On Cluster, a PUBLISH on any node reaches the subscribers
+// of every node.
 
 // nowMs is the Lua prologue that reads the server's clock in milliseconds.
 const nowMs = `

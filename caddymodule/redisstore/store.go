@@ -8,7 +8,16 @@
 // round trip; see scripts.go for the data layout). Every Redis call gets a
 // short timeout of its own (Options.CallTimeout), so a slow or dead Redis
 // turns into an error quickly, and the guard can forward or reject in time
-// instead of letting the provider's deadline pass.
+// instead of letting the provider's deadline pass. Claim, Complete and
+// Release also end with their ctx (the memory store ignores it: it never
+// waits); Wait answers from the key's state first, as the memory store does.
+//
+// Redis errors are returned as they are, wrapped with the operation's name
+// ("redisstore: claim: ..."); the caller decides whether to forward anyway
+// or reject. The store needs no repair when Redis comes back: go-redis
+// reconnects (NewClient's clients redial about once a second while Redis
+// refuses them), the scripts are loaded again by the EVAL that follows a
+// NOSCRIPT, and the subscriber resubscribes.
 package redisstore
 
 import (
