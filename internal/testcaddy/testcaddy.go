@@ -77,14 +77,22 @@ func ModuleRoot() (string, error) {
 }
 
 // FreePort returns a loopback port that was free a moment ago.
-func FreePort(t testing.TB) int {
+func FreePort(t testing.TB) int { return FreePorts(t, 1)[0] }
+
+// FreePorts returns n distinct loopback ports that were free a moment ago
+// (all are held open together while choosing, so none is chosen twice).
+func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // Instance is one running Caddy.
@@ -130,7 +138,8 @@ func Start(t testing.TB, config string, opts ...Options) *Instance {
 	}
 	bin := binary(t, raceEnabled && !o.NoRace)
 	inst := &Instance{Dir: t.TempDir(), t: t, waited: make(chan struct{})}
-	httpPort, adminPort := FreePort(t), FreePort(t)
+	ports := FreePorts(t, 2)
+	httpPort, adminPort := ports[0], ports[1]
 	inst.URL = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
 	inst.AdminURL = "http://" + admin
