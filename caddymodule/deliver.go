@@ -28,6 +28,15 @@ const (
 	resultStoreError    = "store_error"
 )
 
+// resultMessages are the debug log messages, made once.
+var resultMessages = func() map[string]string {
+	m := make(map[string]string)
+	for _, r := range results {
+		m[r] = "callback " + r
+	}
+	return m
+}()
+
 // claimMargin is how long a claim outlives the forward it covers, so that
 // a claim is never taken over while its forward may still answer.
 const claimMargin = 2 * time.Second
@@ -106,7 +115,7 @@ func (g *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 	}
 	rec := deadline.NewRecorder()
 	defer rec.Release()
-	gate := deadline.Arm(w, arrival.Add(g.settings.Deadline), g.onTimeout)
+	gate := rec.Arm(w, arrival.Add(g.settings.Deadline), g.onTimeout)
 	fr, cancel := deadline.Detach(r, arrival.Add(g.settings.UpstreamTimeout))
 	started := time.Now()
 	err := next.ServeHTTP(rec, fr)
@@ -268,7 +277,7 @@ func (g *Handler) done(result string, arrival time.Time) {
 	if result == resultRejected {
 		return // logged at INFO by reject
 	}
-	if ce := g.logger.Check(zapcore.DebugLevel, "callback "+result); ce != nil {
+	if ce := g.logger.Check(zapcore.DebugLevel, resultMessages[result]); ce != nil {
 		ce.Write(zap.String("preset", g.settings.Preset.Name), zap.String("result", result), zap.Duration("duration", waited))
 	}
 }

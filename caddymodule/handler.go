@@ -53,7 +53,7 @@ func (g *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	body, key := g.prepareForward(r, body, &out, arrival)
 	if body != nil {
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.Body = newBodyReader(body)
 	} else {
 		r.Body = http.NoBody
 	}
@@ -61,6 +61,19 @@ func (g *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	r.TransferEncoding = nil
 	return g.deliver(w, r, next, arrival, key)
 }
+
+// bodyReader hands the body, read once, to the next handler: one
+// allocation where bytes.NewReader and io.NopCloser make two.
+type bodyReader struct{ bytes.Reader }
+
+func newBodyReader(b []byte) *bodyReader {
+	br := new(bodyReader)
+	br.Reset(b)
+	return br
+}
+
+// Close is a no-op: the bytes stay valid for whoever still reads them.
+func (*bodyReader) Close() error { return nil }
 
 // check runs every kind of authentication; the reason is "" when all pass.
 func (g *Handler) check(r *http.Request, body []byte, now time.Time, out *verify.Output) verify.Reason {
@@ -175,7 +188,7 @@ func (g *Handler) prepareForward(r *http.Request, body []byte, out *verify.Outpu
 	env := template.Env{
 		Set:      g.templates,
 		Body:     body,
-		FormBody: isFormBody(r),
+		FormBody: g.templates.UsesForm() && isFormBody(r),
 		Claims:   out.Claims,
 	}
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {

@@ -39,20 +39,30 @@ const (
 
 // Gate hands the client's writer to whichever comes first: the handler
 // with the backend's answer, or the deadline with the on_timeout answer.
+// A Gate lives in a pooled Recorder and reuses its timer.
 type Gate struct {
 	mu     sync.Mutex
 	state  int
+	armed  bool
 	timer  *time.Timer
 	w      http.ResponseWriter
 	answer *Answer
-	fired  chan struct{} // closed when the timer has written its answer
+	// reusable is false when the timer's callback may still run: the
+	// Recorder must then not go back to the pool, or the callback could
+	// answer another request.
+	reusable bool
 }
 
-// Arm starts the deadline: at `at`, unless Take was called first, answer
-// is written to w and flushed.
-func Arm(w http.ResponseWriter, at time.Time, answer *Answer) *Gate {
-	g := &Gate{w: w, answer: answer}
-	g.timer = time.AfterFunc(time.Until(at), g.fire)
+// Arm starts the deadline on the recorder's gate: at `at`, unless Take was
+// called first, answer is written to w and flushed.
+func (r *Recorder) Arm(w http.ResponseWriter, at time.Time, answer *Answer) *Gate {
+	g := &r.gate
+	g.state, g.w, g.answer, g.armed, g.reusable = pending, w, answer, true, false
+	if g.timer == nil {
+		g.timer = time.AfterFunc(time.Until(at), g.fire)
+	} else {
+		g.timer.Reset(time.Until(at))
+	}
 	return g
 }
 
@@ -73,10 +83,11 @@ func (g *Gate) Take() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.state == timedOut {
+		g.reusable = true // the callback has run to its end
 		return false
 	}
 	g.state = answered
-	g.timer.Stop()
+	g.reusable = g.timer.Stop()
 	return true
 }
 

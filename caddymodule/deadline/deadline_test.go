@@ -10,7 +10,8 @@ import (
 
 func TestGateTimerAnswersWhenHandlerIsLate(t *testing.T) {
 	w := httptest.NewRecorder()
-	g := Arm(w, time.Now().Add(20*time.Millisecond), &Answer{Status: 504, Body: []byte("late"), ContentType: "text/plain"})
+	rec := NewRecorder()
+	g := rec.Arm(w, time.Now().Add(20*time.Millisecond), &Answer{Status: 504, Body: []byte("late"), ContentType: "text/plain"})
 	time.Sleep(60 * time.Millisecond)
 	if g.Take() {
 		t.Fatal("the handler took the writer after the deadline answered")
@@ -22,7 +23,8 @@ func TestGateTimerAnswersWhenHandlerIsLate(t *testing.T) {
 
 func TestGateHandlerFirstStopsTimer(t *testing.T) {
 	w := httptest.NewRecorder()
-	g := Arm(w, time.Now().Add(20*time.Millisecond), &Answer{Status: 504})
+	rec := NewRecorder()
+	g := rec.Arm(w, time.Now().Add(20*time.Millisecond), &Answer{Status: 504})
 	if !g.Take() {
 		t.Fatal("handler could not take the writer before the deadline")
 	}
@@ -71,6 +73,36 @@ func TestDetach(t *testing.T) {
 	<-fr2.Context().Done()
 	if fr2.Context().Err() != context.DeadlineExceeded {
 		t.Fatal("upstream_timeout not applied")
+	}
+}
+
+// A pooled recorder reuses its timer, and one whose timer may still fire
+// never answers the next request.
+func TestRecorderReuse(t *testing.T) {
+	for i := range 50 {
+		w := httptest.NewRecorder()
+		rec := NewRecorder()
+		g := rec.Arm(w, time.Now().Add(time.Duration(i%3)*time.Millisecond), &Answer{Status: 504})
+		time.Sleep(time.Millisecond)
+		if g.Take() {
+			rec.WriteHeader(200)
+			rec.WriteTo(w)
+		}
+		rec.Release()
+		if w.Code != 200 && w.Code != 504 {
+			t.Fatalf("round %d: %d", i, w.Code)
+		}
+	}
+	w := httptest.NewRecorder()
+	rec := NewRecorder()
+	g := rec.Arm(w, time.Now().Add(time.Hour), &Answer{Status: 504})
+	if !g.Take() {
+		t.Fatal("take")
+	}
+	rec.Release()
+	time.Sleep(5 * time.Millisecond)
+	if len(w.Header()) != 0 {
+		t.Fatal("a released recorder's timer wrote")
 	}
 }
 

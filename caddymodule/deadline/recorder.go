@@ -14,6 +14,7 @@ type Recorder struct {
 	status      int
 	wroteHeader bool
 	body        bytes.Buffer
+	gate        Gate
 }
 
 var recorders = sync.Pool{New: func() any { return &Recorder{header: make(http.Header, 8)} }}
@@ -26,6 +27,15 @@ func NewRecorder() *Recorder { return recorders.Get().(*Recorder) }
 func (r *Recorder) Release() {
 	if r.body.Cap() > 64<<10 {
 		return // let big buffers go rather than pin them
+	}
+	if r.gate.armed {
+		r.gate.mu.Lock()
+		reusable := r.gate.reusable
+		r.gate.armed, r.gate.w, r.gate.answer = false, nil, nil
+		r.gate.mu.Unlock()
+		if !reusable {
+			return // its timer may still fire: leave it to the collector
+		}
 	}
 	clear(r.header)
 	r.status, r.wroteHeader = 0, false

@@ -153,6 +153,10 @@ func (s *Set) placeholder(name string) (part, error) {
 	return part{kind: partPlaceholder, text: name}, nil
 }
 
+// UsesForm reports whether a template reads form fields, so that the
+// caller looks at the Content-Type only then.
+func (s *Set) UsesForm() bool { return s.usesForm }
+
 // Env is one request as templates see it. Fill the exported fields; the
 // rest caches what one template computed for the next.
 type Env struct {

@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"crypto/sha256"
 
 	"errors"
 	"net/http"
@@ -40,8 +39,8 @@ func (b *BasicAuth) Verify(in *Input, _ *Output) error {
 	if !ok {
 		return Fail(ReasonMissingCredentials, "no Basic Authorization header")
 	}
-	uh := sha256.Sum256([]byte(user))
-	ph := sha256.Sum256([]byte(pass))
+	uh := HashString(user)
+	ph := HashString(pass)
 	match := 0
 	for i := range b.users {
 		match |= b.users[i].MatchesHash(&uh) & b.passwords[i].MatchesHash(&ph)
@@ -119,7 +118,7 @@ func (h *HeaderSecret) Verify(in *Input, _ *Output) error {
 
 // matchAny compares presented with every secret, without stopping early.
 func matchAny(secrets []Secret, presented string, detail string) error {
-	h := sha256.Sum256([]byte(presented))
+	h := HashString(presented)
 	match := 0
 	for i := range secrets {
 		match |= secrets[i].MatchesHash(&h)

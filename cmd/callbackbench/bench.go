@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"time"
+)
+
+// bench is one run of the load benchmark.
+type bench struct {
+	o       *options
+	scs     []*scenario // in the order of --scenarios
+	clients map[string][]*http.Client
+	caddy   *caddy
+	redis   *process
+	tokens  *tokenPool
+	machine machine
+	notes   []string
+}
+
+func (b *bench) note(format string, args ...any) {
+	b.notes = append(b.notes, fmt.Sprintf(format, args...))
+}
+
+func runBench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
+	dir, err := os.MkdirTemp("", "callbackbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	b := &bench{o: o, clients: map[string][]*http.Client{}}
+	progress := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
+
+	bin := o.caddy
+	if bin == "" {
+		progress("building ./cmd/caddy ...")
+		if bin, err = buildCaddy(ctx, dir); err != nil {
+			return err
+		}
+	}
+	upstream, upAddr, err := startUpstream()
+	if err != nil {
+		return err
+	}
+	defer upstream.Close()
+	var keyFile string
+	if slices.Contains(o.scenarios, "jwt_rs256") {
+		if b.tokens, keyFile, err = newTokenPool(dir, o.jwtTokens); err != nil {
+			return err
+		}
+	}
+	// A port for each scenario, Caddy's admin endpoint and redis-server.
+	ports, err := freePorts(len(o.scenarios) + 2)
+	if err != nil {
+		return err
+	}
+	var redisURL string
+	if slices.Contains(o.scenarios, "redis") {
+		var p *process
+		if p, redisURL, err = startRedis(ctx, o.redisServer, dir, ports[len(ports)-1]); err != nil {
+			b.note("redis: skipped: %v", err)
+		} else {
+			b.redis = p
+			defer p.stop()
+		}
+	}
+	for i, name := range o.scenarios {
+		if name == "redis" && redisURL == "" {
+			continue
+		}
+		s := newScenario(name, keyFile, redisURL)
+		s.port = ports[i]
+		b.scs = append(b.scs, s)
+	}
+	if err := b.startCaddy(ctx, bin, dir, upAddr, ports[len(ports)-2]); err != nil {
+		return err
+	}
+	defer b.caddy.stop()
+	if len(b.scs) == 0 {
+		return fmt.Errorf("no scenario left to run: %s", strings.Join(b.notes, "; "))
+	}
+	for _, s := range b.scs {
+		for range o.connections {
+			b.clients[s.name] = append(b.clients[s.name], newClient())
+		}
+		if err := b.probe(s); err != nil {
+			return err
+		}
+	}
+	b.machine = probeMachine(bin, b.tokens)
+
+	if o.warmup > 0 {
+		progress("warm-up: %v per scenario", o.warmup)
+		for _, s := range b.scs {
+			if _, err := b.timed(ctx, s, o.warmup, true); err != nil {
+				return err
+			}
+		}
+	}
+	for r := range o.rounds {
+		order := rotate(b.scs, r)
+		var line []string
+		for _, s := range order {
+			w, err := b.timed(ctx, s, o.duration, false)
+			if err != nil {
+				return err
+			}
+			s.rounds = append(s.rounds, *w)
+			line = append(line, fmt.Sprintf("%s %.0f/s", s.name, w.rate()))
+		}
+		progress("round %d/%d: %s", r+1, o.rounds, strings.Join(line, ", "))
+	}
+	if o.cpuprofile != "" {
+		if err := b.profile(ctx); err != nil {
+			return err
+		}
+	}
+	rep := b.report()
+	rep.write(stdout)
+	if o.strict && rep.failed > 0 {
+		return fmt.Errorf("%d goal(s) failed", rep.failed)
+	}
+	return nil
+}
+
+// startCaddy starts Caddy with every scenario but redis, then loads the
+// config with redis too, so that a build without the redis store skips
+// that scenario with a note instead of failing the run.
+func (b *bench) startCaddy(ctx context.Context, bin, dir, upstream string, adminPort int) error {
+	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	var without, with []*scenario
+	var ports []int
+	for _, s := range b.scs {
+		with = append(with, s)
+		if s.name != "redis" {
+			without = append(without, s)
+			ports = append(ports, s.port)
+		}
+	}
+	var err error
+	b.caddy, err = startCaddy(ctx, bin, dir, admin, caddyfile(admin, upstream, without), ports)
+	if err != nil {
+		return err
+	}
+	if len(with) == len(without) {
+		return nil
+	}
+	if err := b.caddy.load(ctx, caddyfile(admin, upstream, with)); err != nil {
+		b.note("redis: skipped: Caddy refused the config: %v", err)
+		b.scs = without
+		b.redis.stop()
+		b.redis = nil
+		return nil
+	}
+	for _, s := range with {
+		if s.name == "redis" {
+			return b.caddy.waitPorts(ctx, s.port)
+		}
+	}
+	return nil
+}
+
+// caddyfile is the config: one site per scenario, each on its own port.
+func caddyfile(admin, upstream string, scs []*scenario) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "{\n\tadmin %s\n\tpersist_config off\n\tauto_https off\n\tgrace_period 1s\n}\n\n", admin)
+	for _, s := range scs {
+		b.WriteString(s.site(upstream))
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// timed runs one window of s, after checking for an interrupt.
+func (b *bench) timed(ctx context.Context, s *scenario, d time.Duration, warm bool) (*windowResult, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	select {
+	case <-b.caddy.exited:
+		return nil, fmt.Errorf("caddy exited:\n%s", b.caddy.tail())
+	default:
+	}
+	w, err := b.window(s, d, warm)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", s.name, err)
+	}
+	if w.requests == 0 {
+		return nil, fmt.Errorf("%s: no request answered 200 in %v (first error: %s)\n%s", s.name, d, w.firstErr, b.caddy.tail())
+	}
+	return w, nil
+}
+
+// rotate is the round's order: round r starts r scenarios later.
+func rotate(scs []*scenario, r int) []*scenario {
+	n := len(scs)
+	out := make([]*scenario, 0, n)
+	for i := range n {
+		out = append(out, scs[(i+r)%n])
+	}
+	return out
+}
+
+// profile loads the chosen scenario for an extra, uncounted window while
+// Caddy's admin endpoint profiles its CPU, and saves the profile.
+func (b *bench) profile(ctx context.Context) error {
+	var s *scenario
+	for _, sc := range b.scs {
+		if sc.name == b.o.profileOf {
+			s = sc
+		}
+	}
+	if s == nil {
+		b.note("cpuprofile: scenario %s did not run; no profile", b.o.profileOf)
+		return nil
+	}
+	seconds := max(1, int(b.o.duration.Round(time.Second)/time.Second))
+	type fetched struct {
+		data []byte
+		err  error
+	}
+	done := make(chan fetched, 1)
+	go func() {
+		data, err := b.caddy.profile(ctx, seconds)
+		done <- fetched{data, err}
+	}()
+	time.Sleep(50 * time.Millisecond) // let the profile start first
+	if _, err := b.timed(ctx, s, time.Duration(seconds)*time.Second+100*time.Millisecond, true); err != nil {
+		return err
+	}
+	f := <-done
+	if f.err != nil {
+		return fmt.Errorf("cpuprofile: %v", f.err)
+	}
+	if err := os.WriteFile(b.o.cpuprofile, f.data, 0o644); err != nil {
+		return err
+	}
+	b.note("cpuprofile: %ds of Caddy under %s (an extra, uncounted window) saved to %s: go tool pprof -top %s",
+		seconds, s.name, b.o.cpuprofile, b.o.cpuprofile)
+	return nil
+}
