@@ -1,7 +1,6 @@
 package verify
 
 import (
-
 	"errors"
 	"net/http"
 	"net/url"
