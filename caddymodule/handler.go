@@ -186,10 +186,10 @@ func (g *Handler) prepareForward(r *http.Request, body []byte, out *verify.Outpu
 	}
 
 	env := template.Env{
-		Set:      g.templates,
-		Body:     body,
-		FormBody: g.templates.UsesForm() && isFormBody(r),
-		Claims:   out.Claims,
+		Set:        g.templates,
+		Body:       body,
+		FormBody:   g.templates.UsesForm() && isFormBody(r),
+		ClaimsJSON: out.ClaimsJSON,
 	}
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		env.Placeholder = repl.GetString

@@ -13,7 +13,6 @@ package template
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -34,8 +33,9 @@ const (
 
 type part struct {
 	kind     partKind
-	text     string // literal text, form field, claim name or placeholder name
-	jsonIdx  int    // index into the Set's JSON paths
+	text     string // literal text, form field or placeholder name
+	jsonIdx  int    // index into the Set's JSON paths, or (claims) its claim paths
+	pathIdx  int    // claims: index of the dotted path, -1 when the name has no dot
 	optional bool   // may be empty without leaving the template unresolved
 }
 
@@ -61,9 +61,25 @@ func (t *Template) Literal() (string, bool) {
 
 // Set compiles templates that share one read of the request body.
 type Set struct {
-	jsonPaths [][]string
-	jsonIndex map[string]int
-	usesForm  bool
+	jsonPaths  [][]string
+	jsonIndex  map[string]int
+	claimPaths [][]string
+	claimIndex map[string]int
+	usesForm   bool
+}
+
+// index returns the position of path in paths, adding it when new.
+func index(paths *[][]string, byName *map[string]int, name string, path []string) int {
+	if idx, ok := (*byName)[name]; ok {
+		return idx
+	}
+	if *byName == nil {
+		*byName = make(map[string]int)
+	}
+	idx := len(*paths)
+	(*byName)[name] = idx
+	*paths = append(*paths, path)
+	return idx
 }
 
 // Compile parses src. Placeholders whose names start with one of
@@ -124,16 +140,7 @@ func (s *Set) placeholder(name string) (part, error) {
 				return part{}, fmt.Errorf("{%s}: empty key in JSON path", name)
 			}
 		}
-		idx, ok := s.jsonIndex[path]
-		if !ok {
-			if s.jsonIndex == nil {
-				s.jsonIndex = make(map[string]int)
-			}
-			idx = len(s.jsonPaths)
-			s.jsonIndex[path] = idx
-			s.jsonPaths = append(s.jsonPaths, keys)
-		}
-		return part{kind: partJSON, jsonIdx: idx}, nil
+		return part{kind: partJSON, jsonIdx: index(&s.jsonPaths, &s.jsonIndex, path, keys)}, nil
 	case strings.HasPrefix(name, "form."):
 		if len(name) == len("form.") {
 			return part{}, fmt.Errorf("{%s}: missing form field name", name)
@@ -144,7 +151,14 @@ func (s *Set) placeholder(name string) (part, error) {
 		if len(name) == len("claim.") {
 			return part{}, fmt.Errorf("{%s}: missing claim name", name)
 		}
-		return part{kind: partClaim, text: name[len("claim."):]}, nil
+		claim := name[len("claim."):]
+		// A claim named with dots is looked up whole first (claims named
+		// by URI), then as a path into nested objects.
+		p := part{kind: partClaim, jsonIdx: index(&s.claimPaths, &s.claimIndex, claim, []string{claim}), pathIdx: -1}
+		if strings.Contains(claim, ".") {
+			p.pathIdx = index(&s.claimPaths, &s.claimIndex, "."+claim, strings.Split(claim, "."))
+		}
+		return p, nil
 	case name == "body.sha256":
 		return part{kind: partBodySHA256}, nil
 	case strings.HasPrefix(name, "body."):
@@ -165,17 +179,20 @@ type Env struct {
 	Body []byte
 	// FormBody tells that the body is application/x-www-form-urlencoded.
 	FormBody bool
-	// Claims are the verified JWT claims (nil: none).
-	Claims map[string]any
+	// ClaimsJSON is the verified JWT payload (nil: none).
+	ClaimsJSON []byte
 	// Placeholder resolves Caddy's own placeholders (nil: none resolve).
 	Placeholder func(name string) (string, bool)
 
-	jsonDone  bool
-	jsonVals  []string
-	jsonFound []bool
-	formDone  bool
-	form      url.Values
-	sha       string
+	jsonDone   bool
+	jsonVals   []string
+	jsonFound  []bool
+	claimsDone bool
+	claimVals  []string
+	claimFound []bool
+	formDone   bool
+	form       url.Values
+	sha        string
 }
 
 // Resolve evaluates t; ok is false when a required placeholder is empty.
@@ -217,7 +234,15 @@ func (e *Env) value(p *part) (string, bool) {
 		}
 		v = e.form.Get(p.text)
 	case partClaim:
-		v = claimValue(e.Claims, p.text)
+		if !e.claimsDone {
+			e.claimsDone = true
+			e.claimVals, e.claimFound = lookupAll(e.ClaimsJSON, e.Set.claimPaths)
+		}
+		if e.claimFound[p.jsonIdx] {
+			v = e.claimVals[p.jsonIdx]
+		} else if p.pathIdx >= 0 && e.claimFound[p.pathIdx] {
+			v = e.claimVals[p.pathIdx]
+		}
 	case partBodySHA256:
 		if len(e.Body) > 0 {
 			if e.sha == "" {
@@ -239,52 +264,14 @@ func (e *Env) value(p *part) (string, bool) {
 
 func (e *Env) scanJSON() {
 	e.jsonDone = true
-	n := len(e.Set.jsonPaths)
-	e.jsonVals = make([]string, n)
-	e.jsonFound = make([]bool, n)
-	if len(e.Body) > 0 {
-		jsonscan.LookupAll(e.Body, e.Set.jsonPaths, e.jsonVals, e.jsonFound)
-	}
+	e.jsonVals, e.jsonFound = lookupAll(e.Body, e.Set.jsonPaths)
 }
 
-// claimValue renders a claim as text: strings as they are, numbers as
-// written, objects and arrays as compact JSON. A name with dots is first
-// looked up whole (claims named by URI), then as a path.
-func claimValue(claims map[string]any, name string) string {
-	if claims == nil {
-		return ""
+// lookupAll reads every path of doc in one pass.
+func lookupAll(doc []byte, paths [][]string) ([]string, []bool) {
+	vals, found := make([]string, len(paths)), make([]bool, len(paths))
+	if len(doc) > 0 {
+		jsonscan.LookupAll(doc, paths, vals, found)
 	}
-	v, ok := claims[name]
-	if !ok && strings.Contains(name, ".") {
-		var cur any = claims
-		for _, k := range strings.Split(name, ".") {
-			m, isMap := cur.(map[string]any)
-			if !isMap {
-				return ""
-			}
-			if cur, ok = m[k]; !ok {
-				return ""
-			}
-		}
-		v = cur
-	}
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case json.Number:
-		return x.String()
-	case bool:
-		if x {
-			return "true"
-		}
-		return "false"
-	default:
-		b, err := json.Marshal(x)
-		if err != nil {
-			return ""
-		}
-		return string(b)
-	}
+	return vals, found
 }
