@@ -155,11 +155,12 @@ func (g *Handler) forwardDetached(w http.ResponseWriter, r *http.Request, next c
 		return g.answer(w, rec, res.err, res.storable, arrival)
 	case <-timer.C:
 		deadline.Write(w, g.onTimeout, false)
+		g.done(resultTimeout, arrival)
 	case <-r.Context().Done():
+		// The provider hung up: there is no one to answer.
 	}
 	// The forward runs on and settles the key; its recorder is left to
 	// the garbage collector.
-	g.done(resultTimeout, arrival)
 	return nil
 }
 
