@@ -246,6 +246,9 @@ func (inst *Instance) Load(t testing.TB, config string) {
 		b.ReadFrom(resp.Body)
 		t.Fatalf("reload: %s: %s", resp.Status, b.String())
 	}
+	// Caddy closes the old config's idle connections: a POST on one of
+	// them would fail with a reset instead of being retried.
+	http.DefaultClient.CloseIdleConnections()
 }
 
 // Run runs the built caddy binary with args (adapt, validate, …) in dir and
