@@ -392,3 +392,82 @@ func TestDedupeKeysSurviveReload(t *testing.T) {
 		t.Fatalf("after reload: %d replayed=%q, %d forwards", a.status, a.header.Get("X-Callback-Replayed"), up.Count())
 	}
 }
+
+// A config reload while a forward runs past the deadline: Caddy stays up,
+// the late answer is still kept, and the retry is replayed from it.
+func TestReloadDuringALateForward(t *testing.T) {
+	up := testcaddy.NewUpstream(t)
+	up.Respond = func(w http.ResponseWriter, r *http.Request, body []byte) {
+		time.Sleep(1200 * time.Millisecond)
+		fmt.Fprint(w, "late "+idOf(body))
+	}
+	c := testcaddy.Start(t, dedupeConfig(up, ""))
+	h2c := &http.Client{Transport: &http.Transport{
+		Protocols: func() *http.Protocols { p := new(http.Protocols); p.SetUnencryptedHTTP2(true); return p }(),
+	}}
+	for _, tc := range []struct {
+		name   string
+		client *http.Client
+	}{{"HTTP/1.1", http.DefaultClient}, {"HTTP/2", h2c}} {
+		t.Run(tc.name, func(t *testing.T) {
+			up.Reset()
+			id := "reload-" + tc.name
+			done := make(chan int, 1)
+			go func() {
+				resp, err := tc.client.Do(delivery(t, c.URL, "/cb", id))
+				if err != nil {
+					done <- -1
+					return
+				}
+				resp.Body.Close()
+				done <- resp.StatusCode
+			}()
+			time.Sleep(800 * time.Millisecond) // past the 600ms deadline
+			c.Load(t, dedupeConfig(up, "dedupe_ttl 2h"))
+			if status := <-done; status != 504 {
+				t.Fatalf("first delivery: %d, want the on_timeout 504", status)
+			}
+			time.Sleep(900 * time.Millisecond) // the backend answers
+			a := do(t, delivery(t, c.URL, "/cb", id))
+			if a.status != 200 || a.body != "late "+id || a.header.Get("X-Callback-Replayed") != "true" {
+				t.Fatalf("retry after the reload: %d %q %v", a.status, a.body, a.header)
+			}
+			if up.Count() != 1 {
+				t.Fatalf("backend saw %d requests, want 1", up.Count())
+			}
+		})
+	}
+	if strings.Contains(c.Log(), "panic") {
+		t.Fatalf("caddy panicked:\n%s", c.Log())
+	}
+}
+
+// Request trailers never reach the backend: they could carry forged
+// X-Callback-* fields, and would make the proxy send the body chunked.
+func TestTrailersAreDropped(t *testing.T) {
+	up := testcaddy.NewUpstream(t)
+	c := testcaddy.Start(t, dedupeConfig(up, ""))
+	body := `{"id":"trailer-1"}`
+	req := newRequest(t, "POST", c.URL+"/cb", "application/json", "")
+	req.Body = readerOnly{strings.NewReader(body)}
+	req.ContentLength = -1
+	req.Header.Set("X-Secret", "s3cret")
+	req.Trailer = http.Header{"X-Callback-Id": {"forged"}, "X-Callback-Provider": {"forged"}}
+	if a := do(t, req); a.status != 200 {
+		t.Fatalf("%d %q", a.status, a.body)
+	}
+	got := up.Received()
+	if len(got) != 1 {
+		t.Fatalf("backend saw %d", len(got))
+	}
+	if got[0].ContentLength != int64(len(body)) || string(got[0].Body) != body {
+		t.Errorf("body %q with length %d", got[0].Body, got[0].ContentLength)
+	}
+	for k, vs := range got[0].Header {
+		for _, v := range vs {
+			if v == "forged" {
+				t.Errorf("the backend got the forged trailer %s", k)
+			}
+		}
+	}
+}

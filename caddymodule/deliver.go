@@ -3,7 +3,9 @@ package caddymodule
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -83,18 +85,28 @@ func (g *Handler) deliver(w http.ResponseWriter, r *http.Request, next caddyhttp
 		// then look again (answered: replay; released: claim it ourselves).
 		ctx, cancel := context.WithDeadline(r.Context(), deadlineAt)
 		err = g.store.Wait(ctx, storeKey)
+		waitEnded := ctx.Err()
 		cancel()
-		if err != nil {
-			if r.Context().Err() != nil {
-				return nil // the provider hung up
-			}
-			if !errors.Is(err, context.DeadlineExceeded) {
-				g.storeFailed("wait", err)
-			}
+		switch {
+		case err == nil:
+			continue
+		case r.Context().Err() != nil:
+			return nil // the provider hung up
+		case waitEnded != nil:
+			// Our own deadline: the first delivery is still in flight.
 			deadline.Write(w, g.onTimeout, false)
 			g.done(resultTimeout, arrival)
 			return nil
 		}
+		// The store failed while we waited: store_failure decides, as for
+		// a failed claim.
+		g.storeFailed("wait", err)
+		if g.settings.StoreFailure == config.StoreFailureReject {
+			g.answerError(w, r, http.StatusServiceUnavailable, "store_unavailable")
+			g.done(resultStoreError, arrival)
+			return nil
+		}
+		return g.forward(w, r, next, arrival, "", dedupe.Claim{})
 	}
 }
 
@@ -115,7 +127,18 @@ func (g *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 	}
 	rec := deadline.NewRecorder()
 	defer rec.Release()
-	gate := rec.Arm(w, arrival.Add(g.settings.Deadline), g.onTimeout)
+	gate := rec.Arm(w, arrival.Add(g.settings.Deadline), g.onTimeout, g.countTimeout)
+	// Whatever happens below (a panic included), the timer must not fire
+	// once ServeHTTP has returned, and the key must not stay claimed.
+	defer gate.Disarm()
+	if storeKey != "" {
+		defer func() {
+			if p := recover(); p != nil {
+				g.release(r, storeKey, claim)
+				panic(p)
+			}
+		}()
+	}
 	fr, cancel := deadline.Detach(r, arrival.Add(g.settings.UpstreamTimeout))
 	started := time.Now()
 	err := next.ServeHTTP(rec, fr)
@@ -123,11 +146,20 @@ func (g *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 	cancel()
 	storable := g.settle(r, rec, err, storeKey, claim)
 	if !gate.Take() {
+		// The provider got on_timeout at the deadline (counted then).
 		g.logLate(rec.Status(), storable && storeKey != "")
-		g.done(resultTimeout, arrival)
 		return nil
 	}
 	return g.answer(w, rec, err, storable, arrival)
+}
+
+// countTimeout counts an on_timeout answer written by the deadline's timer,
+// at the deadline. A method value made once, so arming costs no closure.
+func (g *Handler) countTimeout() {
+	g.metrics.done(resultTimeout, g.settings.Deadline)
+	if ce := g.logger.Check(zapcore.DebugLevel, resultMessages[resultTimeout]); ce != nil {
+		ce.Write(zap.String("preset", g.settings.Preset.Name), zap.String("result", resultTimeout), zap.Duration("duration", g.settings.Deadline))
+	}
 }
 
 // forwardDetached is forward for protocols whose streams end only when the
@@ -142,6 +174,20 @@ func (g *Handler) forwardDetached(w http.ResponseWriter, r *http.Request, next c
 	finished := make(chan result, 1)
 	go func() {
 		defer cancel()
+		// This goroutine outlives ServeHTTP, beyond net/http's recovery: a
+		// panic below must neither kill Caddy nor leave the key claimed.
+		defer func() {
+			if p := recover(); p != nil {
+				if ce := g.logger.Check(zapcore.ErrorLevel, "panic in a detached forward"); ce != nil {
+					ce.Write(zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
+				}
+				err := fmt.Errorf("%s: panic in the forward: %v", config.Directive, p)
+				if storeKey != "" {
+					g.release(fr, storeKey, claim)
+				}
+				finished <- result{err: err}
+			}
+		}()
 		started := time.Now()
 		err := next.ServeHTTP(rec, fr)
 		g.metrics.upstreamDur.Observe(time.Since(started).Seconds())
@@ -175,16 +221,26 @@ func (g *Handler) settle(r *http.Request, rec *deadline.Recorder, err error, sto
 		return storable
 	}
 	// A detached context: the provider may be gone, the key must not be.
+	if !storable {
+		g.release(r, storeKey, claim)
+		return false
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), storeCallTimeout)
 	defer cancel()
-	if storable {
-		if serr := g.store.Complete(ctx, storeKey, claim.Token, answerOf(rec), g.settings.DedupeTTL); serr != nil && !errors.Is(serr, dedupe.ErrNotHeld) {
-			g.storeFailed("complete", serr)
-		}
-	} else if serr := g.store.Release(ctx, storeKey, claim.Token, g.settings.DedupeTTL); serr != nil && !errors.Is(serr, dedupe.ErrNotHeld) {
+	if serr := g.store.Complete(ctx, storeKey, claim.Token, answerOf(rec), g.settings.DedupeTTL); serr != nil && !errors.Is(serr, dedupe.ErrNotHeld) {
+		g.storeFailed("complete", serr)
+	}
+	return true
+}
+
+// release gives the key up after a failed forward, so that the provider's
+// retry is forwarded again as the next attempt.
+func (g *Handler) release(r *http.Request, storeKey string, claim dedupe.Claim) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), storeCallTimeout)
+	defer cancel()
+	if serr := g.store.Release(ctx, storeKey, claim.Token, g.settings.DedupeTTL); serr != nil && !errors.Is(serr, dedupe.ErrNotHeld) {
 		g.storeFailed("release", serr)
 	}
-	return storable
 }
 
 // answer passes the backend's answer, or the forward's error, on to the
@@ -223,6 +279,9 @@ var notReplayed = map[string]bool{
 	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Transfer-Encoding": true,
 	"Te": true, "Trailer": true, "Upgrade": true, "Date": true, "Content-Length": true,
 	"Alt-Svc": true, "Server": true,
+	// A cookie belongs to the browser it was set for (PayGlocal's callback
+	// is a buyer's browser): a replay must not hand it to whoever re-posts.
+	"Set-Cookie": true,
 }
 
 func answerOf(rec *deadline.Recorder) *dedupe.Answer {

@@ -59,6 +59,9 @@ func (g *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	r.ContentLength = int64(len(body))
 	r.TransferEncoding = nil
+	// Trailers would make the proxy send the body chunked again, and could
+	// carry forged X-Callback-* fields past the header check.
+	r.Trailer = nil
 	return g.deliver(w, r, next, arrival, key)
 }
 
@@ -126,6 +129,10 @@ func isMissing(r verify.Reason) bool {
 	return r == verify.ReasonMissingCredentials || r == verify.ReasonMissingSignature || r == verify.ReasonMissingToken
 }
 
+// preallocMax is the largest declared body read into a buffer allocated
+// up front; callbacks are small, a few KiB.
+const preallocMax = 64 << 10
+
 // readBody reads the whole body once, up to max_body. A non-zero status
 // (413, 400) is the answer when it cannot.
 func (g *Handler) readBody(r *http.Request) ([]byte, int) {
@@ -136,13 +143,16 @@ func (g *Handler) readBody(r *http.Request) ([]byte, int) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil, 0
 	}
-	if r.ContentLength > 0 {
+	if r.ContentLength > 0 && r.ContentLength <= preallocMax {
 		buf := make([]byte, r.ContentLength)
 		if _, err := io.ReadFull(r.Body, buf); err != nil {
 			return nil, http.StatusBadRequest
 		}
 		return buf, 0
 	}
+	// A large declared length is not trusted with memory up front: an
+	// unauthenticated client could declare max_body and send slowly. The
+	// buffer grows as bytes arrive.
 	var b bytes.Buffer
 	n, err := b.ReadFrom(io.LimitReader(r.Body, limit+1))
 	if err != nil {

@@ -241,8 +241,12 @@ type compiledTemplates struct {
 
 func compileTemplates(s *config.Settings) (*compiledTemplates, error) {
 	ts := &compiledTemplates{set: new(template.Set)}
+	var optional []string
+	if s.DedupeDefault {
+		optional = s.Preset.OptionalPlaceholders
+	}
 	for _, src := range s.Dedupe {
-		t, err := ts.set.Compile(src, s.Preset.OptionalPlaceholders)
+		t, err := ts.set.Compile(src, optional)
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: dedupe: %w", config.Directive, s.Preset.Name, err)
 		}

@@ -97,7 +97,10 @@ func (g *Handler) closeStore() error {
 	if g.storeName == "" {
 		return nil
 	}
+	// g.store stays: a forward of this config may still be running after
+	// a reload, and must complete or release its key. A store destroyed
+	// meanwhile (the last user gone) answers with errors, not panics.
 	_, err := stores.Delete(g.storeName)
-	g.storeName, g.store = "", nil
+	g.storeName = ""
 	return err
 }

@@ -17,8 +17,9 @@ type Preset struct {
 	// Nil means deduplication is off by default.
 	Dedupe []string
 	// OptionalPlaceholders are placeholder-name prefixes that may resolve
-	// to an empty value without making a template unresolved (Globiance's
-	// checkout events carry no payload.payment).
+	// to an empty value without making the preset's default dedupe
+	// template unresolved (Globiance's checkout events carry no
+	// payload.payment). A user's own templates get no such exception.
 	OptionalPlaceholders []string
 	// Event is the template of X-Callback-Event; empty means none. A literal
 	// template (no placeholder) is a fixed event.

@@ -10,8 +10,11 @@ import (
 // Settings is a Guard with its preset's defaults filled in and every value
 // checked: what the handler runs with.
 type Settings struct {
-	Preset          *Preset
-	Dedupe          []string // nil: deduplication off
+	Preset *Preset
+	Dedupe []string // nil: deduplication off
+	// DedupeDefault tells that Dedupe is the preset's own default, whose
+	// placeholders listed in Preset.OptionalPlaceholders may be empty.
+	DedupeDefault   bool
 	DedupeTTL       time.Duration
 	Deadline        time.Duration
 	UpstreamTimeout time.Duration
@@ -46,6 +49,7 @@ func (g *Guard) Resolve() (*Settings, error) {
 	s := &Settings{
 		Preset:          p,
 		Dedupe:          p.Dedupe,
+		DedupeDefault:   true,
 		DedupeTTL:       p.DedupeTTL,
 		Deadline:        p.Deadline,
 		UpstreamTimeout: DefaultUpstreamTimeout,
@@ -57,6 +61,7 @@ func (g *Guard) Resolve() (*Settings, error) {
 		Leeway:          DefaultLeeway,
 	}
 	if len(g.Dedupe) > 0 {
+		s.DedupeDefault = false
 		if g.Dedupe[0] == DedupeOff {
 			if len(g.Dedupe) > 1 {
 				return nil, fail(`dedupe: "off" takes no other template`)
@@ -88,7 +93,7 @@ func (g *Guard) Resolve() (*Settings, error) {
 		}
 	}
 	if s.Deadline > s.UpstreamTimeout {
-		return nil, fail("deadline %s is longer than upstream_timeout %s: the forward would be cut off before the provider's answer is due", s.Deadline, s.UpstreamTimeout)
+		return nil, fail("deadline %s is longer than upstream_timeout %s: the forward would be cut off before the provider's answer is due; raise upstream_timeout or lower deadline (the %s preset's deadline is %s)", s.Deadline, s.UpstreamTimeout, p.Name, p.Deadline)
 	}
 	if g.OnTimeout != nil {
 		if g.OnTimeout.Status < 200 || g.OnTimeout.Status > 599 {

@@ -47,6 +47,7 @@ type Gate struct {
 	timer  *time.Timer
 	w      http.ResponseWriter
 	answer *Answer
+	onFire func() // called after the on_timeout answer was written
 	// reusable is false when the timer's callback may still run: the
 	// Recorder must then not go back to the pool, or the callback could
 	// answer another request.
@@ -55,9 +56,9 @@ type Gate struct {
 
 // Arm starts the deadline on the recorder's gate: at `at`, unless Take was
 // called first, answer is written to w and flushed.
-func (r *Recorder) Arm(w http.ResponseWriter, at time.Time, answer *Answer) *Gate {
+func (r *Recorder) Arm(w http.ResponseWriter, at time.Time, answer *Answer, onFire func()) *Gate {
 	g := &r.gate
-	g.state, g.w, g.answer, g.armed, g.reusable = pending, w, answer, true, false
+	g.state, g.w, g.answer, g.onFire, g.armed, g.reusable = pending, w, answer, onFire, true, false
 	if g.timer == nil {
 		g.timer = time.AfterFunc(time.Until(at), g.fire)
 	} else {
@@ -74,6 +75,22 @@ func (g *Gate) fire() {
 	}
 	g.state = timedOut
 	Write(g.w, g.answer, true)
+	if g.onFire != nil {
+		g.onFire()
+	}
+}
+
+// Disarm stops the deadline if neither side has answered yet, so that the
+// timer never writes after the handler has returned. It is a no-op after
+// Take or after the timer fired.
+func (g *Gate) Disarm() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.state != pending {
+		return
+	}
+	g.state = answered
+	g.reusable = g.timer.Stop()
 }
 
 // Take claims the writer for the handler. It returns false when the

@@ -11,7 +11,7 @@ import (
 func TestGateTimerAnswersWhenHandlerIsLate(t *testing.T) {
 	w := httptest.NewRecorder()
 	rec := NewRecorder()
-	g := rec.Arm(w, time.Now().Add(20*time.Millisecond), &Answer{Status: 504, Body: []byte("late"), ContentType: "text/plain"})
+	g := rec.Arm(w, time.Now().Add(20*time.Millisecond), &Answer{Status: 504, Body: []byte("late"), ContentType: "text/plain"}, nil)
 	time.Sleep(60 * time.Millisecond)
 	if g.Take() {
 		t.Fatal("the handler took the writer after the deadline answered")
@@ -24,7 +24,7 @@ func TestGateTimerAnswersWhenHandlerIsLate(t *testing.T) {
 func TestGateHandlerFirstStopsTimer(t *testing.T) {
 	w := httptest.NewRecorder()
 	rec := NewRecorder()
-	g := rec.Arm(w, time.Now().Add(20*time.Millisecond), &Answer{Status: 504})
+	g := rec.Arm(w, time.Now().Add(20*time.Millisecond), &Answer{Status: 504}, nil)
 	if !g.Take() {
 		t.Fatal("handler could not take the writer before the deadline")
 	}
@@ -82,7 +82,7 @@ func TestRecorderReuse(t *testing.T) {
 	for i := range 50 {
 		w := httptest.NewRecorder()
 		rec := NewRecorder()
-		g := rec.Arm(w, time.Now().Add(time.Duration(i%3)*time.Millisecond), &Answer{Status: 504})
+		g := rec.Arm(w, time.Now().Add(time.Duration(i%3)*time.Millisecond), &Answer{Status: 504}, nil)
 		time.Sleep(time.Millisecond)
 		if g.Take() {
 			rec.WriteHeader(200)
@@ -95,7 +95,7 @@ func TestRecorderReuse(t *testing.T) {
 	}
 	w := httptest.NewRecorder()
 	rec := NewRecorder()
-	g := rec.Arm(w, time.Now().Add(time.Hour), &Answer{Status: 504})
+	g := rec.Arm(w, time.Now().Add(time.Hour), &Answer{Status: 504}, nil)
 	if !g.Take() {
 		t.Fatal("take")
 	}

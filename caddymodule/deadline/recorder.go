@@ -31,7 +31,7 @@ func (r *Recorder) Release() {
 	if r.gate.armed {
 		r.gate.mu.Lock()
 		reusable := r.gate.reusable
-		r.gate.armed, r.gate.w, r.gate.answer = false, nil, nil
+		r.gate.armed, r.gate.w, r.gate.answer, r.gate.onFire = false, nil, nil, nil
 		r.gate.mu.Unlock()
 		if !reusable {
 			return // its timer may still fire: leave it to the collector

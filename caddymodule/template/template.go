@@ -195,10 +195,12 @@ type Env struct {
 	sha        string
 }
 
-// Resolve evaluates t; ok is false when a required placeholder is empty.
+// Resolve evaluates t; ok is false when a required placeholder is empty,
+// or when the whole result is empty (an empty key is no key).
 func (t *Template) Resolve(e *Env) (string, bool) {
 	if len(t.parts) == 1 {
-		return e.value(&t.parts[0])
+		v, ok := e.value(&t.parts[0])
+		return v, ok && v != ""
 	}
 	var b strings.Builder
 	for i := range t.parts {
@@ -209,7 +211,7 @@ func (t *Template) Resolve(e *Env) (string, bool) {
 		}
 		b.WriteString(v)
 	}
-	return b.String(), true
+	return b.String(), b.Len() > 0
 }
 
 // value renders one part; ok is false when a required part is empty.

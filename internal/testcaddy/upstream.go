@@ -33,6 +33,9 @@ func NewUpstream(t testing.TB) *Upstream {
 	u := &Upstream{}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		for k, v := range r.Trailer { // trailers arrive after the body
+			r.Header[k] = append(r.Header[k], v...)
+		}
 		u.mu.Lock()
 		u.received = append(u.received, Received{
 			Method: r.Method, RequestURI: r.RequestURI, Header: r.Header.Clone(),

@@ -1,0 +1,67 @@
+package caddymodule
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/callbackguard/callbackguard/caddymodule/deadline"
+	"github.com/callbackguard/callbackguard/caddymodule/verify"
+	"github.com/callbackguard/callbackguard/config"
+)
+
+// The Globiance exception (payment parts may be empty) belongs to the
+// preset's default template only: a user's template that could resolve to
+// the same key for different events gets no key instead.
+func TestOptionalPartsOnlyInThePresetDefault(t *testing.T) {
+	checkout := `{"event":"cancelled","checkoutId":"c1","type":"checkout","payload":{"checkoutId":"c1"}}`
+	auth := []config.QuerySecret{{Param: "token", Secret: "s"}}
+	tests := []struct {
+		name   string
+		dedupe []string
+		want   string
+	}{
+		{"preset default", nil, "checkout:cancelled:c1::"},
+		{"user template", []string{"{json.checkoutId}:{json.payload.payment.paymentId}"}, ""},
+		{"user template of optional parts only", []string{"{json.payload.payment.paymentId}"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := provisioned(t, config.Guard{Preset: "globiance", QuerySecret: auth, Dedupe: tt.dedupe})
+			r := httptest.NewRequest("POST", "/cb?token=s", strings.NewReader(checkout))
+			_, key := g.prepareForward(r, []byte(checkout), &verify.Output{}, time.Now())
+			if key != tt.want {
+				t.Fatalf("key %q, want %q", key, tt.want)
+			}
+			if _, has := r.Header["X-Callback-Id"]; has != (tt.want != "") {
+				t.Fatalf("X-Callback-Id present %v for key %q", has, tt.want)
+			}
+		})
+	}
+}
+
+// Headers of one exchange, and cookies (a browser's, for PayGlocal), are
+// not stored for replay.
+func TestAnswerOfKeepsOnlyReplayableHeaders(t *testing.T) {
+	rec := deadline.NewRecorder()
+	defer rec.Release()
+	for k, v := range map[string]string{
+		"Content-Type": "text/html", "Location": "/thanks", "Cache-Control": "no-store",
+		"Set-Cookie": "session=abc", "Date": "x", "Content-Length": "3", "Connection": "close", "Server": "x",
+	} {
+		rec.Header().Set(k, v)
+	}
+	rec.WriteHeader(http.StatusSeeOther)
+	a := answerOf(rec)
+	want := []string{"Cache-Control", "Content-Type", "Location"}
+	if len(a.Header) != len(want) {
+		t.Fatalf("stored headers %v, want %v", a.Header, want)
+	}
+	for _, k := range want {
+		if a.Header.Get(k) == "" {
+			t.Fatalf("%s not stored", k)
+		}
+	}
+}
