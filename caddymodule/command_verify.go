@@ -225,12 +225,12 @@ func runVerify(cmd *cobra.Command, f *verifyFlags, args []string) (int, error) {
 // printForward shows the X-Callback-* headers the backend would receive.
 func printForward(out io.Writer, g *Handler, r *http.Request, body, claims []byte, now time.Time, showClaims bool) {
 	vo := verify.Output{ClaimsJSON: claims}
+	var claimMap map[string]any
 	if claims != nil {
 		dec := json.NewDecoder(bytes.NewReader(claims))
 		dec.UseNumber()
-		var m map[string]any
-		if dec.Decode(&m) == nil {
-			vo.Claims = m
+		if dec.Decode(&claimMap) != nil {
+			claimMap = nil
 		}
 	}
 	fwdBody, key := g.prepareForward(r, body, &vo, now)
@@ -252,9 +252,9 @@ func printForward(out io.Writer, g *Handler, r *http.Request, body, claims []byt
 	switch {
 	case claims != nil && showClaims:
 		fmt.Fprintf(out, "verified claims: %s\n", claims)
-	case vo.Claims != nil:
-		names := make([]string, 0, len(vo.Claims))
-		for k := range vo.Claims {
+	case claimMap != nil:
+		names := make([]string, 0, len(claimMap))
+		for k := range claimMap {
 			names = append(names, k)
 		}
 		sort.Strings(names)

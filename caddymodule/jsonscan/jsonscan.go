@@ -147,3 +147,50 @@ func appendValue(dst, doc []byte, t *target) []byte {
 	}
 	return appendUnquoted(dst, v)
 }
+
+// LookupRaw is Lookup without rendering: it returns the JSON text of the value
+// at path, exactly as it stands in doc and without the whitespace around it (a
+// string with its quotes and escapes, a number as its literal, true, false,
+// null, an object or array whole). ok follows Lookup's rules, so the first
+// byte of raw tells the value's JSON type, which Lookup's rendering loses
+// ("1" and 1 render alike).
+//
+// raw is a subslice of doc (its capacity clipped to its length): it costs no
+// allocation and is valid as long as doc is left unchanged.
+func LookupRaw(doc []byte, path ...string) (raw []byte, ok bool) {
+	var ts [1]target
+	ts[0].keys = path
+	if !scan(doc, ts[:]) || !ts[0].found {
+		return nil, false
+	}
+	return doc[ts[0].start:ts[0].end:ts[0].end], true
+}
+
+// LookupAllRaw looks up many paths in one pass over doc: raws[i] answers
+// paths[i] by LookupRaw's rules, nil when not found (a found value is never
+// empty). raws must be at least as long as paths. It returns false, with
+// every raw nil, when doc is not valid JSON. It allocates nothing for up to
+// 8 paths.
+func LookupAllRaw(doc []byte, paths [][]string, raws [][]byte) bool {
+	if len(raws) < len(paths) {
+		panic("jsonscan: LookupAllRaw: raws shorter than paths")
+	}
+	var tbuf [8]target
+	var ts []target
+	if len(paths) <= len(tbuf) {
+		ts = tbuf[:len(paths)]
+	} else {
+		ts = make([]target, len(paths))
+	}
+	for k, p := range paths {
+		ts[k].keys = p
+	}
+	valid := scan(doc, ts)
+	for k := range ts {
+		raws[k] = nil
+		if t := &ts[k]; valid && t.found {
+			raws[k] = doc[t.start:t.end:t.end]
+		}
+	}
+	return valid
+}

@@ -92,8 +92,6 @@ type Input struct {
 type Output struct {
 	// ClaimsJSON is the verified JWT payload, exactly as signed.
 	ClaimsJSON []byte
-	// Claims is the decoded verified payload (nil without a JWT).
-	Claims map[string]any
 }
 
 // Verifier checks one kind of authentication. Verify returns nil when the

@@ -4,9 +4,11 @@
 // secret, and checks its time claims, including PayGlocal's string
 // millisecond iat and relative millisecond exp.
 //
-// Signatures are verified by github.com/golang-jwt/jwt/v5; the time claims
-// are read here, because golang-jwt's own validation misreads PayGlocal's
-// claims (see times.go).
+// Signatures are verified by the signing methods of
+// github.com/golang-jwt/jwt/v5 (which do the crypto and refuse a key of the
+// wrong type); the token is split, decoded and checked here, in one pass over
+// each segment (see verify.go), and so are the time claims, because
+// golang-jwt's own validation misreads PayGlocal's claims (see times.go).
 package jwtauth
 
 import (
@@ -138,9 +140,7 @@ type Verifier struct {
 	usesAuth   bool
 	missingMsg string // failure detail when no source holds a token
 
-	algs   []string
-	parser *jwt.Parser
-	keyFn  jwt.Keyfunc // v.keyFor, bound once so that Verify does not allocate it
+	algs []string
 
 	// byKid holds the keys that have an id. anyKid: at least one has.
 	byKid  map[string]*pubKey
@@ -247,21 +247,6 @@ func New(cfg Config) (*Verifier, error) {
 			v.byAlg[alg] = jwt.VerificationKeySet{Keys: cands}
 		}
 	}
-
-	v.keyFn = v.keyFor
-	v.parser = jwt.NewParser(
-		jwt.WithValidMethods(algs),
-		// Time claims are checked in checkTimes: golang-jwt reads a string
-		// iat in milliseconds as seconds and a relative exp as 1970.
-		jwt.WithoutClaimsValidation(),
-		// The claims are decoded once, by golang-jwt, into a MapClaims
-		// that becomes Output.Claims: numbers as json.Number, so that ids
-		// and amounts keep every digit.
-		jwt.WithJSONNumber(),
-		// Refuse base64 with non-zero padding bits, so that one signature
-		// has one encoding and a token cannot be varied without re-signing.
-		jwt.WithStrictDecoding(),
-	)
 	return v, nil
 }
 

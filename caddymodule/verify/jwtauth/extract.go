@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unsafe"
 )
 
 // found is what looking in one source gave.
@@ -24,14 +25,24 @@ const (
 // Token returns the token the configured sources hold, without verifying
 // it: the first source that holds a non-empty value wins. It reads body (the
 // raw request body, already read by the caller) and never r.Body. A field
-// or header given more than once yields no token.
+// or header given more than once yields no token. The token is the
+// caller's: it shares no memory with body.
 func (v *Verifier) Token(r *http.Request, body []byte) (string, bool) {
-	tok, st, _ := v.extract(r, body)
+	tok, st, src := v.extract(r, body)
+	if st == present && (src.kind == kindForm || src.kind == kindJSON) {
+		tok = strings.Clone(tok)
+	}
 	return tok, st == present
 }
 
 // extract looks in each source in turn. For an ambiguous source it returns
 // that source, so that the failure can name it.
+//
+// A token from the body (a form or JSON field) is not copied: it shares
+// body's memory, so it is only valid while body is unchanged and must not
+// be kept beyond the request. Verify keeps nothing of it (it decodes the
+// segments into buffers of its own, and golang-jwt hashes the signing input
+// without keeping it), which spares a copy of a token of a few KB per request.
 func (v *Verifier) extract(r *http.Request, body []byte) (string, found, *source) {
 	for i := range v.sources {
 		s := &v.sources[i]
@@ -100,8 +111,9 @@ func isFormType(ct string) bool {
 // formValue finds the field name in an application/x-www-form-urlencoded
 // string (a body or a raw query) the way url.ParseQuery decodes it, without
 // building the whole url.Values: JWTs need no escaping, so the usual case
-// allocates only the returned string (nothing for a query). An empty value
-// counts as absent; a second occurrence, even empty, makes it ambiguous.
+// allocates nothing, the value sharing q's memory (see extract). An empty
+// value counts as absent; a second occurrence, even empty, makes it
+// ambiguous.
 func formValue[T string | []byte](q T, name string) (string, found) {
 	var val string
 	st := absent
@@ -131,7 +143,7 @@ func formValue[T string | []byte](q T, name string) (string, found) {
 			}
 			val = u
 		} else {
-			val = string(value)
+			val = stringView(value)
 		}
 	}
 	if st == present && val == "" {
@@ -152,6 +164,18 @@ func formKeyIs[T string | []byte](key T, name string) bool {
 // or '+', a space). JWTs hold neither, so the usual case copies nothing.
 func needsUnescape[T string | []byte](s T) bool {
 	return indexByte(s, '%') >= 0 || indexByte(s, '+') >= 0
+}
+
+// stringView is s as a string without a copy: for a []byte, a string that
+// shares its memory (valid while the bytes are unchanged, see extract).
+func stringView[T string | []byte](s T) string {
+	switch x := any(s).(type) {
+	case string:
+		return x
+	case []byte:
+		return unsafe.String(unsafe.SliceData(x), len(x))
+	}
+	panic("unreachable")
 }
 
 // indexByte is strings.IndexByte or bytes.IndexByte (both vectorized): a

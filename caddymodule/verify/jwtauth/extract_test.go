@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/callbackguard/callbackguard/caddymodule/verify"
 )
@@ -180,6 +181,34 @@ func TestJSONDepthLimitMatchesEncodingJSON(t *testing.T) {
 		}
 		if _, st := jsonField(doc, "x-gl-token"); (st == present) != valid {
 			t.Errorf("depth %d: jsonField %d, json.Valid %v", n+1, st, valid)
+		}
+	}
+}
+
+// Tokens found in the body are read in place (extract does not copy them),
+// but what escapes does not share the body's memory: Token's result and
+// Verify's ClaimsJSON survive the caller reusing its buffer.
+func TestNothingKeptSharesTheBody(t *testing.T) {
+	k := testKeys()
+	v := mustNew(t, Config{Sources: PayGlocalSources(), Keys: []Key{{ID: "k1", Key: &k.rsa1.PublicKey}}, Leeway: time.Minute})
+	tok := sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), freshClaims())
+	for _, mk := range []func(testing.TB, string, string) (*http.Request, []byte){formPost, jsonPost} {
+		r, body := mk(t, "x-gl-token", tok)
+		orig := string(body)
+		got, ok := v.Token(r, body)
+		out, err := run(v, r, body, testNow)
+		if !ok || got != tok || err != nil {
+			t.Fatalf("Token %v, Verify %v", ok, err)
+		}
+		if string(body) != orig {
+			t.Fatalf("the body was modified")
+		}
+		claims := string(out.ClaimsJSON)
+		for i := range body {
+			body[i] = 'x'
+		}
+		if got != tok || string(out.ClaimsJSON) != claims {
+			t.Errorf("the token or the claims share the body's memory")
 		}
 	}
 }

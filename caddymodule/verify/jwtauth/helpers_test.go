@@ -210,3 +210,16 @@ func assertNoLeak(tb testing.TB, err error, tok string, secrets ...[]byte) {
 		}
 	}
 }
+
+// decodeClaims decodes verified claims as a consumer of Output.ClaimsJSON
+// would: one JSON object, numbers as json.Number.
+func decodeClaims(tb testing.TB, claimsJSON []byte) map[string]any {
+	tb.Helper()
+	dec := json.NewDecoder(strings.NewReader(string(claimsJSON)))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		tb.Fatalf("ClaimsJSON %q: %v", claimsJSON, err)
+	}
+	return m
+}

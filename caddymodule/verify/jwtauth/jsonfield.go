@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 )
 
-// jsonField returns the top-level string field name of a JSON object body.
+// jsonField returns the top-level string field name of a JSON object body
+// (sharing b's memory when it needs no decoding, see extract).
 // It scans instead of decoding the body into a map (which costs ~1.35 µs and
 // 13 allocations on a typical callback, against ~0.2 µs), and validates the
 // whole body as it goes, so that it finds a token exactly when encoding/json
@@ -79,6 +80,8 @@ func jsonField(b []byte, name string) (string, found) {
 
 // isJSONObject reports whether b is exactly one JSON object, with optional
 // whitespace around it: what json.Valid accepts, restricted to objects.
+// (Verify reads the payload with jsonscan, which checks the same; this is
+// the check of the reference verifier the tests hold Verify to.)
 func isJSONObject(b []byte) bool {
 	s := jsonScanner{b: b}
 	s.ws()
@@ -100,10 +103,11 @@ func keyIs(b []byte, start, end int, escaped bool, name string) bool {
 
 // jsonString decodes the JSON string content b[start:end]. Only strings
 // with escapes or non-ASCII bytes go through encoding/json; a JWT has
-// neither.
+// neither, and is returned without a copy, sharing b's memory (see
+// extract).
 func jsonString(b []byte, start, end int, escaped bool) (string, bool) {
 	if !escaped {
-		return string(b[start:end]), true
+		return stringView(b[start:end]), true
 	}
 	var s string
 	err := json.Unmarshal(b[start-1:end+1], &s)

@@ -95,8 +95,9 @@ func TestPayGlocalRealToken(t *testing.T) {
 				if got.Status != "SENT_FOR_CAPTURE" || got.Gid != payglocalGid {
 					t.Errorf("claims: status %q gid %q", got.Status, got.Gid)
 				}
-				if out.Claims["x-gl-gid"] != payglocalGid || out.Claims["exp"] != json.Number("300000") || out.Claims["iat"] != "1636980973327" {
-					t.Errorf("Claims: x-gl-gid %v exp %#v iat %#v", out.Claims["x-gl-gid"], out.Claims["exp"], out.Claims["iat"])
+				claims := decodeClaims(t, out.ClaimsJSON)
+				if claims["x-gl-gid"] != payglocalGid || claims["exp"] != json.Number("300000") || claims["iat"] != "1636980973327" {
+					t.Errorf("Claims: x-gl-gid %v exp %#v iat %#v", claims["x-gl-gid"], claims["exp"], claims["iat"])
 				}
 			})
 		}

@@ -1,7 +1,6 @@
 package jwtauth
 
 import (
-	"encoding/json"
 	"errors"
 	"math"
 	"strconv"
@@ -24,7 +23,8 @@ const (
 	claimLimit = 1e15
 )
 
-// checkTimes enforces exp, nbf, iat and max_age on the verified claims.
+// checkTimes enforces exp, nbf, iat and max_age on the verified claims,
+// given as the raw JSON text of each (nil when absent; see timeClaims).
 //
 // golang-jwt's own checks are not used: with MapClaims it ignores a string
 // iat, with RegisteredClaims it reads PayGlocal's "1636980973327" as
@@ -32,16 +32,16 @@ const (
 //
 // Bounds are inclusive: a token is fresh at exactly exp + leeway, valid at
 // exactly nbf - leeway, and not too old at exactly iat + max_age + leeway.
-func (v *Verifier) checkTimes(m map[string]any, now time.Time) *verify.Failure {
-	iat, hasIat, err := claimNumber(m, "iat", true)
+func (v *Verifier) checkTimes(c *[len(timeClaims)][]byte, now time.Time) *verify.Failure {
+	iat, hasIat, err := claimNumber(c[claimIat], true)
 	if err != nil {
 		return verify.Fail(verify.ReasonInvalidClaims, "iat is neither a number nor a string of digits")
 	}
-	exp, hasExp, err := claimNumber(m, "exp", false)
+	exp, hasExp, err := claimNumber(c[claimExp], false)
 	if err != nil {
 		return verify.Fail(verify.ReasonInvalidClaims, "exp is not a number")
 	}
-	nbf, hasNbf, err := claimNumber(m, "nbf", false)
+	nbf, hasNbf, err := claimNumber(c[claimNbf], false)
 	if err != nil {
 		return verify.Fail(verify.ReasonInvalidClaims, "nbf is not a number")
 	}
@@ -92,34 +92,35 @@ type number struct {
 
 var errClaimType = errors.New("wrong type for a time claim")
 
-// claimNumber reads a time claim decoded with UseNumber. digitString
-// admits a string of ASCII digits (iat only: PayGlocal's form).
-func claimNumber(m map[string]any, name string, digitString bool) (number, bool, error) {
-	val, has := m[name]
-	if !has {
+// claimNumber reads a time claim from its raw JSON text, nil when the claim
+// is absent. A JSON number is read from its literal, which is what a
+// json.Number decoded with UseNumber holds. digitString admits a string of
+// ASCII digits (iat only: PayGlocal's form), read once unescaped as
+// encoding/json would. Any other type (a string, a boolean, null, an object,
+// an array) is errClaimType.
+func claimNumber(raw []byte, digitString bool) (number, bool, error) {
+	if raw == nil {
 		return number{}, false, nil
 	}
-	var s string
-	switch x := val.(type) {
-	case json.Number:
-		s = string(x)
-	case string:
-		if !digitString || !isDigits(x) {
+	switch c := raw[0]; {
+	case c == '-' || '0' <= c && c <= '9':
+	case c == '"' && digitString:
+		raw = stringValue(raw)
+		if !isDigits(raw) {
 			return number{}, true, errClaimType
 		}
-		s = x
 	default:
 		return number{}, true, errClaimType
 	}
-	n, ok := parseNumber(s)
+	n, ok := parseNumber(string(raw))
 	if !ok {
 		return number{}, true, errClaimType
 	}
 	return n, true, nil
 }
 
-func isDigits(s string) bool {
-	if s == "" {
+func isDigits[T string | []byte](s T) bool {
+	if len(s) == 0 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
