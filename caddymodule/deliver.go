@@ -225,7 +225,7 @@ func (g *Handler) settle(r *http.Request, rec *deadline.Recorder, err error, sto
 		g.release(r, storeKey, claim)
 		return false
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), storeCallTimeout)
+	ctx, cancel := g.storeContext(r)
 	defer cancel()
 	if serr := g.store.Complete(ctx, storeKey, claim.Token, answerOf(rec), g.settings.DedupeTTL); serr != nil && !errors.Is(serr, dedupe.ErrNotHeld) {
 		g.storeFailed("complete", serr)
@@ -236,7 +236,7 @@ func (g *Handler) settle(r *http.Request, rec *deadline.Recorder, err error, sto
 // release gives the key up after a failed forward, so that the provider's
 // retry is forwarded again as the next attempt.
 func (g *Handler) release(r *http.Request, storeKey string, claim dedupe.Claim) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), storeCallTimeout)
+	ctx, cancel := g.storeContext(r)
 	defer cancel()
 	if serr := g.store.Release(ctx, storeKey, claim.Token, g.settings.DedupeTTL); serr != nil && !errors.Is(serr, dedupe.ErrNotHeld) {
 		g.storeFailed("release", serr)
@@ -257,6 +257,17 @@ func (g *Handler) answer(w http.ResponseWriter, rec *deadline.Recorder, err erro
 		g.done(resultUpstreamError, arrival)
 	}
 	return nil
+}
+
+// storeContext is the context of a store call made after the forward: not
+// the provider's (who may be gone; the key must not be), and bounded for a
+// store that can block. The memory store never blocks: it gets none, which
+// spares a timer per delivery.
+func (g *Handler) storeContext(r *http.Request) (context.Context, context.CancelFunc) {
+	if !g.storeBlocks {
+		return context.Background(), func() {}
+	}
+	return context.WithTimeout(context.WithoutCancel(r.Context()), storeCallTimeout)
 }
 
 // storeCallTimeout bounds one store call made after the forward.

@@ -49,9 +49,10 @@ type Handler struct {
 	needsClientURL     bool
 
 	// store keeps dedupe keys and answers (nil: deduplication off).
-	store     dedupe.Store
-	storeName string // the UsagePool key of store, for Cleanup
-	onTimeout *deadline.Answer
+	store       dedupe.Store
+	storeName   string // the UsagePool key of store, for Cleanup
+	storeBlocks bool   // store calls go over the network (Redis)
+	onTimeout   *deadline.Answer
 
 	templates *template.Set
 	dedupe    []*template.Template

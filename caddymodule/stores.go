@@ -60,7 +60,7 @@ func (g *Handler) openStore(s *config.Settings) error {
 		if err != nil {
 			return err
 		}
-		g.store, g.storeName = v.(pooledRedis).Store, name
+		g.store, g.storeName, g.storeBlocks = v.(pooledRedis).Store, name, true
 		return nil
 	default:
 		return fmt.Errorf("unknown store %q", s.Store.Kind)
