@@ -56,10 +56,16 @@ func (b *BasicAuth) Verify(in *Input, _ *Output) error {
 type QuerySecret struct {
 	param   string
 	secrets []Secret
+	missing string // failure details, made once
+	wrong   string
 }
 
 // NewQuerySecret builds the verifier of one query parameter.
-func NewQuerySecret(param string) *QuerySecret { return &QuerySecret{param: param} }
+func NewQuerySecret(param string) *QuerySecret {
+	return &QuerySecret{param: param,
+		missing: "query_secret: parameter " + param + " absent",
+		wrong:   "query_secret: wrong secret in " + param}
+}
 
 // Add accepts one more secret for the parameter.
 func (q *QuerySecret) Add(secret string) { q.secrets = append(q.secrets, NewSecret(secret)) }
@@ -75,21 +81,26 @@ func (q *QuerySecret) Kind() string { return "query_secret" }
 func (q *QuerySecret) Verify(in *Input, _ *Output) error {
 	v, ok := QueryValue(in.Request.URL.RawQuery, q.param)
 	if !ok || v == "" {
-		return Fail(ReasonMissingCredentials, "query_secret: parameter "+q.param+" absent")
+		return Fail(ReasonMissingCredentials, q.missing)
 	}
-	return matchAny(q.secrets, v, "query_secret: wrong secret in "+q.param)
+	return matchAny(q.secrets, v, q.wrong)
 }
 
 // HeaderSecret checks that a header carries one of the configured values,
 // whole and exact (e.g. "Bearer abc").
 type HeaderSecret struct {
-	header string
-	values []Secret
+	header  string
+	values  []Secret
+	missing string // failure details, made once
+	wrong   string
 }
 
 // NewHeaderSecret builds the verifier of one header.
 func NewHeaderSecret(header string) *HeaderSecret {
-	return &HeaderSecret{header: http.CanonicalHeaderKey(header)}
+	h := http.CanonicalHeaderKey(header)
+	return &HeaderSecret{header: h,
+		missing: "header_secret: header " + h + " absent",
+		wrong:   "header_secret: wrong value in " + h}
 }
 
 // Add accepts one more value for the header.
@@ -105,14 +116,14 @@ func (h *HeaderSecret) Kind() string { return "header_secret" }
 func (h *HeaderSecret) Verify(in *Input, _ *Output) error {
 	vs := in.Request.Header[h.header]
 	if len(vs) == 0 || vs[0] == "" {
-		return Fail(ReasonMissingCredentials, "header_secret: header "+h.header+" absent")
+		return Fail(ReasonMissingCredentials, h.missing)
 	}
 	if len(vs) > 1 {
 		// Two values for a secret header is not something a provider sends;
 		// accepting either would let a client smuggle a guess next to noise.
 		return Fail(ReasonInvalidCredentials, "header_secret: header "+h.header+" repeated")
 	}
-	return matchAny(h.values, vs[0], "header_secret: wrong value in "+h.header)
+	return matchAny(h.values, vs[0], h.wrong)
 }
 
 // matchAny compares presented with every secret, without stopping early.
