@@ -220,7 +220,6 @@ func (g *Handler) settle(r *http.Request, rec *deadline.Recorder, err error, sto
 	if storeKey == "" {
 		return storable
 	}
-	// A detached context: the provider may be gone, the key must not be.
 	if !storable {
 		g.release(r, storeKey, claim)
 		return false
