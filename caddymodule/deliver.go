@@ -62,13 +62,7 @@ func (g *Handler) deliver(w http.ResponseWriter, r *http.Request, next caddyhttp
 				return nil // the provider hung up: no store failure
 			}
 			g.storeFailed("claim", err)
-			if g.settings.StoreFailure == config.StoreFailureReject {
-				g.answerError(w, r, http.StatusServiceUnavailable, "store_unavailable")
-				g.done(resultStoreError, arrival)
-				return nil
-			}
-			// Open: nothing is lost; the delivery goes through undeduplicated.
-			return g.forward(w, r, next, arrival, "", dedupe.Claim{})
+			return g.withoutStore(w, r, next, arrival)
 		}
 		switch claim.State {
 		case dedupe.Answered:
@@ -101,13 +95,20 @@ func (g *Handler) deliver(w http.ResponseWriter, r *http.Request, next caddyhttp
 		// The store failed while we waited: store_failure decides, as for
 		// a failed claim.
 		g.storeFailed("wait", err)
-		if g.settings.StoreFailure == config.StoreFailureReject {
-			g.answerError(w, r, http.StatusServiceUnavailable, "store_unavailable")
-			g.done(resultStoreError, arrival)
-			return nil
-		}
-		return g.forward(w, r, next, arrival, "", dedupe.Claim{})
+		return g.withoutStore(w, r, next, arrival)
 	}
+}
+
+// withoutStore is what store_failure says to do when the store cannot be
+// asked: reject answers 503 so that the provider retries; open forwards
+// undeduplicated, so that nothing is lost.
+func (g *Handler) withoutStore(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, arrival time.Time) error {
+	if g.settings.StoreFailure == config.StoreFailureReject {
+		g.answerError(w, r, http.StatusServiceUnavailable, "store_unavailable")
+		g.done(resultStoreError, arrival)
+		return nil
+	}
+	return g.forward(w, r, next, arrival, "", dedupe.Claim{})
 }
 
 // forward runs next into a buffer, with the deadline armed: the provider

@@ -70,15 +70,7 @@ func LookupAll(doc []byte, paths [][]string, values []string, found []bool) bool
 		panic("jsonscan: LookupAll: values and found shorter than paths")
 	}
 	var tbuf [8]target
-	var ts []target
-	if len(paths) <= len(tbuf) {
-		ts = tbuf[:len(paths)]
-	} else {
-		ts = make([]target, len(paths))
-	}
-	for k, p := range paths {
-		ts[k].keys = p
-	}
+	ts := targets(&tbuf, paths)
 	valid := scan(doc, ts)
 	// Render every found value into one buffer, then make one string of it;
 	// start and end of each target now delimit its text in that buffer.
@@ -166,6 +158,21 @@ func LookupRaw(doc []byte, path ...string) (raw []byte, ok bool) {
 	return doc[ts[0].start:ts[0].end:ts[0].end], true
 }
 
+// targets makes one scan target per path, in buf when they fit (so that a
+// few paths cost no allocation).
+func targets(buf *[8]target, paths [][]string) []target {
+	var ts []target
+	if len(paths) <= len(buf) {
+		ts = buf[:len(paths)]
+	} else {
+		ts = make([]target, len(paths))
+	}
+	for k, p := range paths {
+		ts[k].keys = p
+	}
+	return ts
+}
+
 // LookupAllRaw looks up many paths in one pass over doc: raws[i] answers
 // paths[i] by LookupRaw's rules, nil when not found (a found value is never
 // empty). raws must be at least as long as paths. It returns false, with
@@ -176,15 +183,7 @@ func LookupAllRaw(doc []byte, paths [][]string, raws [][]byte) bool {
 		panic("jsonscan: LookupAllRaw: raws shorter than paths")
 	}
 	var tbuf [8]target
-	var ts []target
-	if len(paths) <= len(tbuf) {
-		ts = tbuf[:len(paths)]
-	} else {
-		ts = make([]target, len(paths))
-	}
-	for k, p := range paths {
-		ts[k].keys = p
-	}
+	ts := targets(&tbuf, paths)
 	valid := scan(doc, ts)
 	for k := range ts {
 		raws[k] = nil
