@@ -92,6 +92,20 @@ type Input struct {
 type Output struct {
 	// ClaimsJSON is the verified JWT payload, exactly as signed.
 	ClaimsJSON []byte
+	// Credential names, without revealing it, the credential that passed
+	// when one verifier holds several (the JWT key, the hmac secret): a
+	// stable fingerprint such as a truncated hex SHA-256 of the key
+	// material. The handler scopes dedupe keys by it, so that a delivery
+	// verified by one credential never gets an answer stored under another.
+	Credential string
+}
+
+// BodyReader is implemented by verifiers that read the body (a JWT from a
+// form or JSON field, a signature over the body). The handler runs every
+// other verifier before it reads the body, so that an unauthenticated
+// request costs little more memory than the bytes it sent.
+type BodyReader interface {
+	ReadsBody() bool
 }
 
 // Verifier checks one kind of authentication. Verify returns nil when the
