@@ -13,59 +13,20 @@ import (
 //	version   1 byte, answerVersion
 //	status    uvarint, 100..999
 //	pairs     uvarint, the number of (name, value) header pairs
-//	pairs     name ref, value ref, repeated
+//	pairs     name, value: each a uvarint length and the bytes
 //	body      uvarint length, then the bytes; the input ends there
-//
-// A ref is a uvarint x: an even x is a literal of x/2 bytes that follows, an
-// odd x is entry (x-1)/2 of a static table (headerNames for names,
-// headerValues for values). The tables spare the bytes of the few headers
-// nearly every answer has ("Content-Type: application/json" takes 2 bytes):
-// with a million answers kept in memory, that is tens of megabytes.
 //
 // Header names are written sorted, values in their order, so that equal
 // answers encode to equal bytes.
 
-// answerVersion is the first byte of an encoded answer. The tables below are
-// part of version 1: entries may be appended, never reordered or removed.
-const answerVersion = 1
-
-var headerNames = [...]string{
-	"Content-Type", "Location", "Cache-Control", "Content-Encoding", "Content-Language",
-	"Content-Disposition", "Etag", "Last-Modified", "Vary", "Link", "Set-Cookie",
-	"Retry-After", "Expires", "Pragma", "X-Request-Id", "X-Content-Type-Options",
-	"X-Frame-Options", "Strict-Transport-Security", "Content-Security-Policy",
-	"Referrer-Policy", "Access-Control-Allow-Origin", "X-Powered-By", "Www-Authenticate",
-	"Accept-Ranges", "Age", "X-Correlation-Id",
-}
-
-var headerValues = [...]string{
-	"application/json", "application/json; charset=utf-8", "application/json;charset=UTF-8",
-	"application/json; charset=UTF-8", "text/plain", "text/plain; charset=utf-8",
-	"text/plain;charset=UTF-8", "text/html", "text/html; charset=utf-8",
-	"text/html; charset=UTF-8", "text/html;charset=UTF-8", "application/xml",
-	"application/xml; charset=utf-8", "text/xml; charset=utf-8", "application/problem+json",
-	"application/x-www-form-urlencoded", "no-store", "no-cache",
-	"no-cache, no-store, must-revalidate", "no-store, no-cache, must-revalidate", "private",
-	"max-age=0", "nosniff", "DENY", "SAMEORIGIN", "gzip", "br", "*", "Accept-Encoding",
-	"Origin", "bytes", "no-referrer", "strict-origin-when-cross-origin",
-	"max-age=31536000; includeSubDomains", "0", "Express", "PHP/8.2",
-}
-
-var (
-	headerNameIndex  = tableIndex(headerNames[:])
-	headerValueIndex = tableIndex(headerValues[:])
-)
-
-func tableIndex(table []string) map[string]uint64 {
-	m := make(map[string]uint64, len(table))
-	for i, s := range table {
-		m[s] = uint64(i)
-	}
-	return m
-}
+// answerVersion is the first byte of an encoded answer. Version 1 also
+// abbreviated common header names and values through tables; it is no
+// longer read (a stored answer of it is a store error: the delivery is
+// forwarded).
+const answerVersion = 2
 
 // errBadAnswer is what DecodeAnswer returns for any input that EncodeAnswer
-// did not write: truncated, trailing bytes, unknown version or table entry.
+// did not write: truncated, trailing bytes or an unknown version.
 var errBadAnswer = errors.New("dedupe: malformed stored answer")
 
 // EncodeAnswer appends the encoding of a to dst and returns the extended
@@ -78,8 +39,8 @@ func EncodeAnswer(dst []byte, a *Answer) []byte {
 	dst = binary.AppendUvarint(dst, uint64(headerPairs(a.Header)))
 	for _, name := range names {
 		for _, v := range a.Header[name] {
-			dst = appendRef(dst, name, headerNameIndex)
-			dst = appendRef(dst, v, headerValueIndex)
+			dst = appendString(dst, name)
+			dst = appendString(dst, v)
 		}
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(a.Body)))
@@ -92,7 +53,7 @@ func encodedAnswerLen(a *Answer) int {
 	n := 1 + uvarintLen(uint64(a.Status)) + uvarintLen(uint64(headerPairs(a.Header)))
 	for name, values := range a.Header {
 		for _, v := range values {
-			n += refLen(name, headerNameIndex) + refLen(v, headerValueIndex)
+			n += stringLen(name) + stringLen(v)
 		}
 	}
 	return n + uvarintLen(uint64(len(a.Body))) + len(a.Body)
@@ -116,20 +77,12 @@ func headerPairs(h http.Header) int {
 	return n
 }
 
-func appendRef(dst []byte, s string, table map[string]uint64) []byte {
-	if i, ok := table[s]; ok {
-		return binary.AppendUvarint(dst, 2*i+1)
-	}
-	dst = binary.AppendUvarint(dst, 2*uint64(len(s)))
+func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
 	return append(dst, s...)
 }
 
-func refLen(s string, table map[string]uint64) int {
-	if i, ok := table[s]; ok {
-		return uvarintLen(2*i + 1)
-	}
-	return uvarintLen(2*uint64(len(s))) + len(s)
-}
+func stringLen(s string) int { return uvarintLen(uint64(len(s))) + len(s) }
 
 func uvarintLen(x uint64) int {
 	n := 1
@@ -142,7 +95,7 @@ func uvarintLen(x uint64) int {
 
 // DecodeAnswer reads an answer written by EncodeAnswer. The result does not
 // alias b. It allocates the Answer, the body, the header map, one backing
-// array for the header values and one string for all literal header text.
+// array for the header values and one string for all header text.
 func DecodeAnswer(b []byte) (*Answer, error) {
 	if len(b) == 0 || b[0] != answerVersion {
 		return nil, errBadAnswer
@@ -162,17 +115,14 @@ func DecodeAnswer(b []byte) (*Answer, error) {
 	p = p[n:]
 
 	// First pass: validate the pairs and find where the header text ends,
-	// so that all literal text becomes one string.
+	// so that all header text becomes one string.
 	end := 0
-	for range pairs {
-		var okName, okValue bool
-		end, _, _, okName = readRef(p, end, len(headerNames))
-		if !okName {
+	for range 2 * pairs {
+		next, _, ok := readString(p, end)
+		if !ok {
 			return nil, errBadAnswer
 		}
-		if end, _, _, okValue = readRef(p, end, len(headerValues)); !okValue {
-			return nil, errBadAnswer
-		}
+		end = next
 	}
 	bodyLen, n := binary.Uvarint(p[end:])
 	if n <= 0 || bodyLen != uint64(len(p)-end-n) {
@@ -191,8 +141,8 @@ func DecodeAnswer(b []byte) (*Answer, error) {
 	off, runStart, runName := 0, 0, ""
 	for i := range values {
 		var name string
-		off, name = refString(p, text, off, headerNames[:])
-		off, values[i] = refString(p, text, off, headerValues[:])
+		off, name = stringAt(p, text, off)
+		off, values[i] = stringAt(p, text, off)
 		switch prev, seen := a.Header[name]; {
 		case seen && i > 0 && name == runName:
 			// The encoder writes a name's values next to each other: they
@@ -209,33 +159,23 @@ func DecodeAnswer(b []byte) (*Answer, error) {
 	return a, nil
 }
 
-// readRef validates the ref at p[off:] and returns where it ends, and the
-// literal's bounds (start, length; length -1 for a table entry at index
-// start). tableLen is the size of the table the ref may point into.
-func readRef(p []byte, off int, tableLen int) (next, start, length int, ok bool) {
+// readString validates the length-prefixed string at p[off:] and returns
+// where it ends and where its bytes start.
+func readString(p []byte, off int) (next, start int, ok bool) {
 	x, n := binary.Uvarint(p[off:])
 	if n <= 0 {
-		return 0, 0, 0, false
+		return 0, 0, false
 	}
 	off += n
-	if x&1 == 1 {
-		if x/2 >= uint64(tableLen) {
-			return 0, 0, 0, false
-		}
-		return off, int(x / 2), -1, true
+	if x > uint64(len(p)-off) {
+		return 0, 0, false
 	}
-	if x/2 > uint64(len(p)-off) {
-		return 0, 0, 0, false
-	}
-	return off + int(x/2), off, int(x / 2), true
+	return off + int(x), off, true
 }
 
-// refString returns the string of a ref that the first pass validated,
-// slicing literals out of text (the header section of p as one string).
-func refString(p []byte, text string, off int, table []string) (int, string) {
-	next, start, length, _ := readRef(p, off, len(table))
-	if length < 0 {
-		return next, table[start]
-	}
-	return next, text[start : start+length]
+// stringAt returns a string that the first pass validated, sliced out of
+// text (the header section of p as one string).
+func stringAt(p []byte, text string, off int) (int, string) {
+	next, start, _ := readString(p, off)
+	return next, text[start:next]
 }

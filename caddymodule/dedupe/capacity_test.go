@@ -2,6 +2,7 @@ package dedupe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -156,5 +157,44 @@ func TestConcurrentMixedUse(t *testing.T) {
 		if s.idx.count != 0 {
 			t.Fatalf("shard %d: %d index entries point outside the arena", i, s.idx.count)
 		}
+	}
+}
+
+// TestSizeBoundIsHard: the store never holds more than MaxBytes, however
+// large the answers. An answer larger than a shard's share is not stored:
+// Complete says so, and the key is released with its attempt count.
+func TestSizeBoundIsHard(t *testing.T) {
+	tests := []struct {
+		name     string
+		maxBytes int64
+		bodySize int
+		stored   bool
+	}{
+		{"1 MB answers in a 1 MiB store", 1 << 20, 1_000_000, false},
+		{"answers of a third of a share", 256 * 64 << 10, 20 << 10, true},
+		{"answers just over a share", 256 * 64 << 10, 64 << 10, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newTestMemory(t, MemoryOptions{MaxBytes: tt.maxBytes})
+			body := make([]byte, tt.bodySize)
+			for i := range 36 {
+				key := fmt.Sprint("big-", i)
+				c := mustClaim(t, m, key, Claimed)
+				err := m.Complete(t.Context(), key, c.Token, &Answer{Status: 200, Body: body}, ttl)
+				checkBudget(t, m, tt.maxBytes)
+				if tt.stored {
+					mustDo(t, "Complete", err)
+					mustClaim(t, m, key, Answered)
+					continue
+				}
+				if !errors.Is(err, ErrTooLarge) {
+					t.Fatalf("Complete of a %d-byte answer: %v, want ErrTooLarge", tt.bodySize, err)
+				}
+				if again := mustClaim(t, m, key, Claimed); again.Attempt != 2 {
+					t.Fatalf("the key was not released as after a failed forward: attempt %d", again.Attempt)
+				}
+			}
+		})
 	}
 }

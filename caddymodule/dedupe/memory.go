@@ -3,6 +3,7 @@ package dedupe
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -34,10 +35,10 @@ const numShards = 256
 type MemoryOptions struct {
 	// MaxBytes bounds the memory kept for answers and entries (the arena
 	// chunks, the index tables and the held claims, as allocated); past it
-	// the oldest entries are evicted. 0 means DefaultMaxBytes. Each of the
-	// 256 shards gets an equal share and always keeps its newest chunk, so
-	// an answer larger than a share (1 MiB by default) is still stored,
-	// alone in its shard, until the next answer there evicts it.
+	// the oldest entries are evicted. 0 means DefaultMaxBytes. The bound is
+	// hard: each of the 256 shards gets an equal share and never holds
+	// more, so an answer larger than a share (1 MiB by default) is not
+	// stored at all (Complete returns ErrTooLarge).
 	MaxBytes int64
 	// Now is the clock (nil: time.Now). Tests pass a fake one.
 	Now func() time.Time
@@ -67,7 +68,8 @@ type MemoryOptions struct {
 //   - Held claims are few at a time, so they live in a small per-shard map
 //     with a channel for waiters.
 //
-// Eviction and expiry: past MaxBytes/256 a shard drops its oldest chunk,
+// Eviction and expiry: past MaxBytes/256 a shard drops its oldest chunk
+// (the newest too, if it alone is over the share),
 // deleting the entries whose current record is in it, so the oldest entries
 // go first. An entry is treated as gone once its expiry passes (lazily, when
 // its key is used); its bytes come back when its chunk is dropped, which
@@ -207,18 +209,33 @@ func (m *Memory) Complete(_ context.Context, key string, token uint64, ans *Answ
 	now := m.nowNanos()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var attempt int32
 	if f, ok := s.flights[d]; ok {
 		if f.token != token && now < f.expires {
 			return ErrNotHeld
 		}
 		// Ours, or expired: the answer settles the key either way.
 		s.land(d, f)
+		attempt = f.attempt
 	} else if r, _, found := s.current(d); found && r.answer && now < r.expires {
 		return nil // an answer is never overwritten
 	}
-	s.putAnswer(d, after(now, ttl), ans, m.shardBudget(), now)
+	budget := m.shardBudget()
+	if !s.putAnswer(d, after(now, ttl), ans, budget, now) {
+		// Too large for the share: the key is released instead, keeping
+		// its attempt count, so that the retry is forwarded again.
+		if attempt > 0 {
+			s.putAttempts(d, after(now, ttl), int(attempt), budget, now)
+		}
+		return ErrTooLarge
+	}
 	return nil
 }
+
+// ErrTooLarge is what Memory.Complete returns for an answer that does not
+// fit in the store's share for its key: nothing is stored, and the key is
+// released as after a failed forward.
+var ErrTooLarge = errors.New("dedupe: answer larger than the memory store's share")
 
 // Release implements Store.
 func (m *Memory) Release(_ context.Context, key string, token uint64, ttl time.Duration) error {

@@ -149,9 +149,15 @@ func parseRecord(buf []byte, off int, full bool) (digest, record, int) {
 	return d, r, end
 }
 
-// putAnswer appends an answer record for d and points the index at it.
-func (s *shard) putAnswer(d digest, expires int64, a *Answer, budget, now int64) {
-	c, start, size := s.appendRecord(d, expires, encodedAnswerLen(a), true, budget)
+// putAnswer appends an answer record for d and points the index at it. It
+// reports false, and stores nothing, when the record cannot fit in the
+// shard's budget.
+func (s *shard) putAnswer(d digest, expires int64, a *Answer, budget, now int64) bool {
+	payload := encodedAnswerLen(a)
+	if int64(recordSize(payload, true)) > budget-s.idx.bytes()-int64(len(s.flights))*flightBytes {
+		return false
+	}
+	c, start, size := s.appendRecord(d, expires, payload, true, budget)
 	capBefore := cap(c.buf)
 	c.buf = EncodeAnswer(c.buf, a)
 	s.arenaBytes += int64(cap(c.buf) - capBefore)
@@ -159,9 +165,20 @@ func (s *shard) putAnswer(d digest, expires int64, a *Answer, budget, now int64)
 		// Only a caller changing a.Header meanwhile gets here; a record
 		// whose length lies would derail the arena walk, so drop it.
 		c.buf = c.buf[:start]
-		return
+		return false
 	}
 	s.finishRecord(d, start, budget, now)
+	r, _, found := s.current(d)
+	return found && r.answer && r.expires == expires
+}
+
+// recordSize is the arena size of a record with a payload of n bytes.
+func recordSize(n int, answer bool) int {
+	kind := uint64(n) << 1
+	if answer {
+		kind |= 1
+	}
+	return digestBytes + 8 + uvarintLen(kind) + n
 }
 
 // putAttempts appends an attempt-count record for d and points the index
@@ -180,7 +197,7 @@ func (s *shard) appendRecord(d digest, expires int64, payloadLen int, answer boo
 	if answer {
 		kind |= 1
 	}
-	size := digestBytes + 8 + uvarintLen(kind) + payloadLen
+	size := recordSize(payloadLen, answer)
 	c := s.tailFor(size, budget)
 	start := len(c.buf)
 	c.buf = append(c.buf, d[:]...)
@@ -210,15 +227,16 @@ func (s *shard) tailFor(size int, budget int64) *chunk {
 			return c
 		}
 	}
-	capacity := max(size, min(max(int(budget/chunksPerShard), minChunkBytes), maxChunkBytes))
+	capacity := max(size, min(max(int(budget/chunksPerShard), minChunkBytes), maxChunkBytes, int(budget)))
 	s.chunks = append(s.chunks, chunk{buf: make([]byte, 0, capacity)})
 	s.arenaBytes += int64(capacity)
 	return &s.chunks[len(s.chunks)-1]
 }
 
 // evict drops the oldest chunks while the shard is over budget or the
-// oldest chunk holds only expired records. The newest chunk stays: it holds
-// the record just written.
+// oldest chunk holds only expired records. The newest chunk, which holds
+// the record just written, goes only if it alone is over the budget: the
+// budget is a hard bound.
 func (s *shard) evict(budget, now int64) {
 	dropped := false
 	for len(s.chunks) > 1 && (s.used() > budget || s.chunks[0].maxExpiry <= now) {
@@ -226,6 +244,10 @@ func (s *shard) evict(budget, now int64) {
 		dropped = true
 	}
 	if dropped {
+		s.idx.shrink()
+	}
+	if len(s.chunks) == 1 && s.used() > budget {
+		s.dropOldest()
 		s.idx.shrink()
 	}
 }
