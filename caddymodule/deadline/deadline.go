@@ -1,25 +1,23 @@
 // Package deadline makes sure a payment provider gets an answer within its
 // response deadline, whatever the backend does, without cutting off the
-// forward: the backend's answer is buffered in a Recorder, a Gate arms a
-// timer that writes the on_timeout answer to the client at the deadline,
-// and the forward runs on, detached from the client's connection, until the
-// upstream timeout, so that a late answer can still be kept.
+// forward: the backend's answer is buffered in a Recorder, a Gate hands the
+// client's writer to the answer or to the on_timeout answer at the
+// deadline, whichever comes first, and a Forward may run on past its
+// client (within a bound, Forwards) so that a late answer can still be
+// kept. An answer too large to buffer streams to the client instead.
 //
-// Everything runs in the handler's own goroutine except the timer's
-// callback, which writes to the client's writer only while the handler is
-// still inside ServeHTTP (the handler waits for the forward), under the
-// Gate's lock. Nothing writes to the client after ServeHTTP returns.
+// Over HTTP/1 everything runs in the handler's own goroutine except the
+// timer's callback, which writes to the client's writer only while the
+// handler is still inside ServeHTTP (the handler waits for the forward),
+// under the Gate's lock. Nothing writes to the client after ServeHTTP
+// returns.
 package deadline
 
 import (
-	"context"
-	"maps"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // Answer is a fixed answer: the on_timeout answer, or an error.
@@ -48,6 +46,7 @@ type Gate struct {
 	w      http.ResponseWriter
 	answer *Answer
 	onFire func() // called after the on_timeout answer was written
+	timed  bool   // the gate's timer runs (Arm), not the handler's (Hold)
 	// reusable is false when the timer's callback may still run: the
 	// Recorder must then not go back to the pool, or the callback could
 	// answer another request.
@@ -55,16 +54,40 @@ type Gate struct {
 }
 
 // Arm starts the deadline on the recorder's gate: at `at`, unless Take was
-// called first, answer is written to w and flushed.
+// called first, answer is written to w, the connection is marked to close,
+// and the answer is flushed. For HTTP/1, where the handler goes on running
+// the forward after the client got its answer.
 func (r *Recorder) Arm(w http.ResponseWriter, at time.Time, answer *Answer, onFire func()) *Gate {
-	g := &r.gate
-	g.state, g.w, g.answer, g.onFire, g.armed, g.reusable = pending, w, answer, onFire, true, false
+	g := r.Hold(w)
+	g.answer, g.onFire, g.timed, g.reusable = answer, onFire, true, false
 	if g.timer == nil {
 		g.timer = time.AfterFunc(time.Until(at), g.fire)
 	} else {
 		g.timer.Reset(time.Until(at))
 	}
 	return g
+}
+
+// Hold puts w behind the recorder's gate without a timer: the handler
+// keeps the deadline itself and calls Expire when it passes. For HTTP/2
+// and HTTP/3, whose streams end only when the handler returns.
+func (r *Recorder) Hold(w http.ResponseWriter) *Gate {
+	g := &r.gate
+	g.state, g.w, g.answer, g.onFire, g.armed, g.reusable, g.timed = pending, w, nil, nil, true, true, false
+	return g
+}
+
+// Expire claims the writer for the deadline's answer, which the caller
+// then writes. It returns false when the handler (or a recorder streaming
+// an answer) has taken the writer first.
+func (g *Gate) Expire() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.state != pending {
+		return false
+	}
+	g.state = timedOut
+	return true
 }
 
 func (g *Gate) fire() {
@@ -90,7 +113,15 @@ func (g *Gate) Disarm() {
 		return
 	}
 	g.state = answered
-	g.reusable = g.timer.Stop()
+	g.stopTimer()
+}
+
+// stopTimer stops the timer, if there is one, and notes whether the
+// recorder may go back to the pool: not while the callback may still run.
+func (g *Gate) stopTimer() {
+	if g.timed {
+		g.reusable = g.timer.Stop()
+	}
 }
 
 // Take claims the writer for the handler. It returns false when the
@@ -99,12 +130,15 @@ func (g *Gate) Disarm() {
 func (g *Gate) Take() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.state == timedOut {
+	switch g.state {
+	case timedOut:
 		g.reusable = true // the callback has run to its end
 		return false
+	case answered:
+		return true
 	}
 	g.state = answered
-	g.reusable = g.timer.Stop()
+	g.stopTimer()
 	return true
 }
 
@@ -135,25 +169,4 @@ func Write(w http.ResponseWriter, a *Answer, closeConn bool) {
 	if closeConn {
 		_ = http.NewResponseController(w).Flush()
 	}
-}
-
-// Detach returns the request with a context that the client's going away
-// does not cancel (the provider may hang up once it has the on_timeout
-// answer) and that ends at `until`. The context keeps the request's values:
-// Caddy's replacer and vars.
-func Detach(r *http.Request, until time.Time) (*http.Request, context.CancelFunc) {
-	ctx, cancel := context.WithDeadline(context.WithoutCancel(r.Context()), until)
-	return r.WithContext(ctx), cancel
-}
-
-// DetachClone is Detach for a forward that outlives ServeHTTP: the request
-// is a deep copy, and Caddy's vars map (which the server reads again after
-// ServeHTTP returns, without a lock) is copied, so that the forward never
-// touches what the server still uses.
-func DetachClone(r *http.Request, until time.Time) (*http.Request, context.CancelFunc) {
-	ctx, cancel := context.WithDeadline(context.WithoutCancel(r.Context()), until)
-	if vars, ok := ctx.Value(caddyhttp.VarsCtxKey).(map[string]any); ok {
-		ctx = context.WithValue(ctx, caddyhttp.VarsCtxKey, maps.Clone(vars))
-	}
-	return r.Clone(ctx), cancel
 }
