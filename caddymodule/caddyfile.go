@@ -92,6 +92,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //		on_timeout <status> [<body>]
 //		upstream_timeout <duration>
 //		max_body   <size>
+//		max_answer <size>
 //		forward_claims off|header|body
 //		store memory | redis <url>
 //		store_failure open|reject
@@ -189,7 +190,7 @@ func (g *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) == 2 {
 				g.OnTimeout.Body = args[1]
 			}
-		case "max_body":
+		case "max_body", "max_answer":
 			if err := want(1, "<size>"); err != nil {
 				return err
 			}
@@ -197,7 +198,11 @@ func (g *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err != nil || n == 0 || n > 1<<40 {
 				return errf("invalid size %q (e.g. 1MiB, 512KB, 65536)", args[0])
 			}
-			g.MaxBody = int64(n)
+			if sub == "max_body" {
+				g.MaxBody = int64(n)
+			} else {
+				g.MaxAnswer = int64(n)
+			}
 		case "forward_claims":
 			if err := want(1, "off|header|body"); err != nil {
 				return err

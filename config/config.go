@@ -18,6 +18,7 @@ const Directive = "callback_guard"
 // Defaults that no preset overrides.
 const (
 	DefaultMaxBody         int64 = 1 << 20
+	DefaultMaxAnswer       int64 = 1 << 20
 	DefaultUpstreamTimeout       = 30 * time.Second
 	DefaultOnTimeoutStatus       = 504
 	DefaultLeeway                = time.Minute
@@ -81,6 +82,10 @@ type Guard struct {
 	UpstreamTimeout Duration `json:"upstream_timeout,omitempty"`
 	// MaxBody is the largest body accepted, in bytes; larger gets 413.
 	MaxBody int64 `json:"max_body,omitempty"`
+	// MaxAnswer is the largest backend answer, in bytes, that is buffered
+	// and stored for replay; a larger one streams to the provider unstored.
+	// Default: 1 MiB.
+	MaxAnswer int64 `json:"max_answer,omitempty"`
 	// ForwardClaims passes verified JWT claims on: off, header or body.
 	ForwardClaims string `json:"forward_claims,omitempty"`
 	// Store is where deduplication keys live (default memory).

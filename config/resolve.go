@@ -20,6 +20,7 @@ type Settings struct {
 	UpstreamTimeout time.Duration
 	OnTimeout       OnTimeout
 	MaxBody         int64
+	MaxAnswer       int64
 	ForwardClaims   string
 	Store           Store
 	StoreFailure    string
@@ -55,6 +56,7 @@ func (g *Guard) Resolve() (*Settings, error) {
 		UpstreamTimeout: DefaultUpstreamTimeout,
 		OnTimeout:       OnTimeout{Status: DefaultOnTimeoutStatus},
 		MaxBody:         DefaultMaxBody,
+		MaxAnswer:       DefaultMaxAnswer,
 		ForwardClaims:   ForwardClaimsOff,
 		Store:           Store{Kind: StoreMemory},
 		StoreFailure:    StoreFailureOpen,
@@ -106,6 +108,12 @@ func (g *Guard) Resolve() (*Settings, error) {
 	}
 	if g.MaxBody > 0 {
 		s.MaxBody = g.MaxBody
+	}
+	if g.MaxAnswer < 0 {
+		return nil, fail("max_answer must be positive, got %d", g.MaxAnswer)
+	}
+	if g.MaxAnswer > 0 {
+		s.MaxAnswer = g.MaxAnswer
 	}
 	switch g.ForwardClaims {
 	case "", ForwardClaimsOff:
