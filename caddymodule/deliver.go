@@ -18,6 +18,11 @@ import (
 	"github.com/callbackguard/callbackguard/config"
 )
 
+// maxKeptForwards bounds, per guard, the deduplicated forwards that run on
+// after their client went away, for a late answer to store. Past it they
+// end with their client, as any other forward does.
+const maxKeptForwards = 256
+
 // The result classes of a delivery: the result label of
 // callback_guard_requests_total.
 const (
@@ -43,16 +48,15 @@ var resultMessages = func() map[string]string {
 // a claim is never taken over while its forward may still answer.
 const claimMargin = 2 * time.Second
 
-// hdrReplayed marks an answer that came from the store.
-const hdrReplayed = "X-Callback-Replayed"
-
 // deliver forwards a verified request, deduplicated by key when the method
-// allows it and a store is configured.
-func (g *Handler) deliver(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, arrival time.Time, key string) error {
+// allows it and a store is configured. Keys are scoped by preset and by
+// the credentials that verified the delivery, so that a delivery verified
+// by one credential never gets an answer stored by another's.
+func (g *Handler) deliver(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, arrival time.Time, key, scope string) error {
 	if key == "" || g.store == nil || !dedupeMethod(r.Method) {
 		return g.forward(w, r, next, arrival, "", dedupe.Claim{})
 	}
-	storeKey := g.settings.Preset.Name + ":" + key
+	storeKey := g.settings.Preset.Name + ":" + scope + ":" + key
 	deadlineAt := arrival.Add(g.settings.Deadline)
 	claimTTL := g.settings.UpstreamTimeout + claimMargin
 	for {
@@ -113,9 +117,10 @@ func (g *Handler) withoutStore(w http.ResponseWriter, r *http.Request, next cadd
 
 // forward runs next into a buffer, with the deadline armed: the provider
 // gets the backend's answer if it comes in time, else the on_timeout answer
-// at the deadline. The forward itself runs on, detached from the provider's
-// connection, until upstream_timeout; a storable answer completes the key
-// whenever it comes, a failed forward releases it.
+// at the deadline. A deduplicated forward runs on past that (within the
+// guard's bound on such forwards) until upstream_timeout: a storable
+// answer completes the key whenever it comes, a failed forward releases
+// it. Any other forward ends with its client, as a plain reverse_proxy's.
 //
 // Over HTTP/1 the forward runs inline and a timer writes the on_timeout
 // answer, closing the connection, while the forward goes on: no goroutine
@@ -126,32 +131,59 @@ func (g *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 	if r.ProtoMajor >= 2 {
 		return g.forwardDetached(w, r, next, arrival, storeKey, claim)
 	}
-	rec := deadline.NewRecorder()
+	rec := deadline.NewRecorder(g.maxAnswer)
 	defer rec.Release()
 	gate := rec.Arm(w, arrival.Add(g.settings.Deadline), g.onTimeout, g.countTimeout)
 	// Whatever happens below (a panic included), the timer must not fire
 	// once ServeHTTP has returned, and the key must not stay claimed.
 	defer gate.Disarm()
-	if storeKey != "" {
-		defer func() {
-			if p := recover(); p != nil {
+	fw := g.forwards.Start(r, arrival.Add(g.settings.UpstreamTimeout), storeKey != "", false)
+	defer func() {
+		if p := recover(); p != nil {
+			fw.End()
+			if storeKey != "" {
 				g.release(r, storeKey, claim)
-				panic(p)
 			}
-		}()
-	}
-	fr, cancel := deadline.Detach(r, arrival.Add(g.settings.UpstreamTimeout))
+			panic(p)
+		}
+	}()
+	res := g.run(next, rec, fw, storeKey, claim)
+	return g.finish(w, rec, gate, res, arrival)
+}
+
+// forwarded is how a forward ended.
+type forwarded struct {
+	err error
+	// cut: the forward's context ended first (its client went away, or
+	// upstream_timeout): what the recorder holds is not the backend's.
+	cut bool
+	// ok: the backend's answer has a status that is stored.
+	ok bool
+}
+
+// run forwards to next and settles the key.
+func (g *Handler) run(next caddyhttp.Handler, rec *deadline.Recorder, fw *deadline.Forward, storeKey string, claim dedupe.Claim) forwarded {
 	started := time.Now()
-	err := next.ServeHTTP(rec, fr)
+	err := next.ServeHTTP(rec, fw.Request)
 	g.metrics.upstreamDur.Observe(time.Since(started).Seconds())
-	cancel()
-	storable := g.settle(r, rec, err, storeKey, claim)
+	res := forwarded{err: err, cut: fw.Cut()}
+	fw.End()
+	res.ok = g.settle(fw.Request, rec, res, storeKey, claim)
+	return res
+}
+
+// finish answers the provider with the forward's outcome, unless the
+// deadline already did, or the provider is gone.
+func (g *Handler) finish(w http.ResponseWriter, rec *deadline.Recorder, gate *deadline.Gate, res forwarded, arrival time.Time) error {
 	if !gate.Take() {
 		// The provider got on_timeout at the deadline (counted then).
-		g.logLate(rec.Status(), storable && storeKey != "")
+		g.logLate(rec.Status(), res.ok && !rec.Streamed())
 		return nil
 	}
-	return g.answer(w, rec, err, storable, arrival)
+	if res.cut && res.err == nil {
+		return nil // the provider went away: there is no one to answer
+	}
+	return g.answer(w, rec, res.err, res.ok, arrival)
 }
 
 // countTimeout counts an on_timeout answer written by the deadline's timer,
@@ -166,15 +198,11 @@ func (g *Handler) countTimeout() {
 // forwardDetached is forward for protocols whose streams end only when the
 // handler returns.
 func (g *Handler) forwardDetached(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, arrival time.Time, storeKey string, claim dedupe.Claim) error {
-	fr, cancel := deadline.DetachClone(r, arrival.Add(g.settings.UpstreamTimeout))
-	rec := deadline.NewRecorder()
-	type result struct {
-		err      error
-		storable bool
-	}
-	finished := make(chan result, 1)
+	rec := deadline.NewRecorder(g.maxAnswer)
+	gate := rec.Hold(w)
+	fw := g.forwards.Start(r, arrival.Add(g.settings.UpstreamTimeout), storeKey != "", true)
+	finished := make(chan forwarded, 1)
 	go func() {
-		defer cancel()
 		// This goroutine outlives ServeHTTP, beyond net/http's recovery: a
 		// panic below must neither kill Caddy nor leave the key claimed.
 		defer func() {
@@ -182,52 +210,60 @@ func (g *Handler) forwardDetached(w http.ResponseWriter, r *http.Request, next c
 				if ce := g.logger.Check(zapcore.ErrorLevel, "panic in a detached forward"); ce != nil {
 					ce.Write(zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
 				}
-				err := fmt.Errorf("%s: panic in the forward: %v", config.Directive, p)
+				fw.End()
 				if storeKey != "" {
-					g.release(fr, storeKey, claim)
+					g.release(fw.Request, storeKey, claim)
 				}
-				finished <- result{err: err}
+				finished <- forwarded{err: fmt.Errorf("panic in the forward: %v", p)}
 			}
 		}()
-		started := time.Now()
-		err := next.ServeHTTP(rec, fr)
-		g.metrics.upstreamDur.Observe(time.Since(started).Seconds())
-		finished <- result{err, g.settle(fr, rec, err, storeKey, claim)}
+		finished <- g.run(next, rec, fw, storeKey, claim)
 	}()
 	timer := time.NewTimer(time.Until(arrival.Add(g.settings.Deadline)))
 	defer timer.Stop()
 	select {
 	case res := <-finished:
 		defer rec.Release()
-		return g.answer(w, rec, res.err, res.storable, arrival)
+		return g.finish(w, rec, gate, res, arrival)
 	case <-timer.C:
-		deadline.Write(w, g.onTimeout, false)
-		g.done(resultTimeout, arrival)
+		if gate.Expire() {
+			deadline.Write(w, g.onTimeout, false)
+			g.done(resultTimeout, arrival)
+			return nil // the forward runs on, or ends with the stream
+		}
 	case <-r.Context().Done():
-		// The provider hung up: there is no one to answer.
+		if gate.Expire() {
+			return nil // the provider hung up: there is no one to answer
+		}
 	}
-	// The forward runs on and settles the key; its recorder is left to
-	// the garbage collector.
-	return nil
+	// The recorder streams an answer over max_answer to the provider: it
+	// writes to w, so ServeHTTP must not return before it is done.
+	return g.finish(w, rec, gate, <-finished, arrival)
 }
 
 // settle completes the key with a storable answer or releases it after a
-// failed forward, and reports whether the answer was storable.
-func (g *Handler) settle(r *http.Request, rec *deadline.Recorder, err error, storeKey string, claim dedupe.Claim) bool {
-	if err == nil && rec.Status() == 0 {
+// failed forward (or an answer too large to keep), and reports whether the
+// answer's status is one that is stored.
+func (g *Handler) settle(r *http.Request, rec *deadline.Recorder, res forwarded, storeKey string, claim dedupe.Claim) bool {
+	if res.err == nil && rec.Status() == 0 {
 		rec.WriteHeader(http.StatusOK) // Caddy's answer for a handler that wrote nothing
 	}
-	storable := err == nil && storableStatus(rec.Status())
+	ok := res.err == nil && !res.cut && storableStatus(rec.Status())
 	if storeKey == "" {
-		return storable
+		return ok
 	}
-	if !storable {
+	if !ok || rec.Streamed() {
 		g.release(r, storeKey, claim)
-		return false
+		return ok
 	}
 	ctx, cancel := g.storeContext(r)
 	defer cancel()
-	if serr := g.store.Complete(ctx, storeKey, claim.Token, answerOf(rec), g.settings.DedupeTTL); serr != nil && !errors.Is(serr, dedupe.ErrNotHeld) {
+	switch serr := g.store.Complete(ctx, storeKey, claim.Token, answerOf(rec), g.settings.DedupeTTL); {
+	case serr == nil, errors.Is(serr, dedupe.ErrNotHeld):
+	case errors.Is(serr, dedupe.ErrTooLarge):
+		// The memory store's share is smaller than max_answer: the key is
+		// released, as for an answer over max_answer.
+	default:
 		g.storeFailed("complete", serr)
 	}
 	return true
@@ -282,44 +318,6 @@ func storableStatus(status int) bool {
 
 func dedupeMethod(m string) bool {
 	return m == http.MethodPost || m == http.MethodPut || m == http.MethodPatch
-}
-
-// notReplayed are the headers of an answer that belong to one exchange,
-// not to the answer: they are not stored.
-var notReplayed = map[string]bool{
-	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Transfer-Encoding": true,
-	"Te": true, "Trailer": true, "Upgrade": true, "Date": true, "Content-Length": true,
-	"Alt-Svc": true, "Server": true,
-	// A cookie belongs to the browser it was set for (PayGlocal's callback
-	// is a buyer's browser): a replay must not hand it to whoever re-posts.
-	"Set-Cookie": true,
-}
-
-func answerOf(rec *deadline.Recorder) *dedupe.Answer {
-	a := &dedupe.Answer{Status: rec.Status(), Body: rec.Body()}
-	for k, v := range rec.Header() {
-		if notReplayed[k] {
-			continue
-		}
-		if a.Header == nil {
-			a.Header = make(http.Header, len(rec.Header()))
-		}
-		a.Header[k] = v
-	}
-	return a
-}
-
-func writeReplay(w http.ResponseWriter, a *dedupe.Answer) {
-	h := w.Header()
-	for k, v := range a.Header {
-		h[k] = v
-	}
-	h[hdrReplayed] = []string{"true"}
-	h.Set("Content-Length", strconv.Itoa(len(a.Body)))
-	w.WriteHeader(a.Status)
-	if len(a.Body) > 0 {
-		_, _ = w.Write(a.Body)
-	}
 }
 
 func (g *Handler) storeFailed(op string, err error) {

@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"bytes"
 	"encoding/base64"
 	"io"
 	"mime"
@@ -36,22 +35,38 @@ const (
 // the provider's deadline and at most once per dedupe key.
 func (g *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	arrival := time.Now()
-	body, status := g.readBody(r)
-	if status != 0 {
-		g.answerError(w, r, status, errorClassOf(status))
-		if status == http.StatusRequestEntityTooLarge {
-			g.done(resultTooLarge, arrival)
-		}
-		return nil
-	}
-	var out verify.Output
-	if reason := g.check(r, body, arrival, &out); reason != "" {
-		g.reject(w, r, reason)
-		g.metrics.failed(reason)
+	if hasFragment(r) {
+		closeUnread(w, r)
+		g.answerError(w, r, http.StatusBadRequest, "bad_request_target")
 		g.done(resultRejected, arrival)
 		return nil
 	}
-	body, key := g.prepareForward(r, body, &out, arrival)
+	if r.ContentLength > g.settings.MaxBody {
+		return g.tooLarge(w, r, arrival)
+	}
+	in := verify.Input{Request: r, Now: arrival}
+	var out verify.Output
+	// Credentials in headers and the query first: an unauthenticated
+	// request costs no more than the bytes it sent.
+	scope, reason := g.check(&in, &out, g.groups[:g.bodyGroups], "")
+	if reason != "" {
+		closeUnread(w, r)
+		return g.reject(w, r, reason, arrival)
+	}
+	body, status := g.readBody(r, g.bodyGroups == len(g.groups))
+	switch status {
+	case 0:
+	case http.StatusRequestEntityTooLarge:
+		return g.tooLarge(w, r, arrival)
+	default:
+		g.answerError(w, r, status, "unreadable_body")
+		return nil
+	}
+	in.Body = body
+	if scope, reason = g.check(&in, &out, g.groups[g.bodyGroups:], scope); reason != "" {
+		return g.reject(w, r, reason, arrival)
+	}
+	body, key := g.prepareForward(r, in.Body, &out, arrival)
 	if body != nil {
 		r.Body = newBodyReader(body)
 	} else {
@@ -62,34 +77,44 @@ func (g *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// Trailers would make the proxy send the body chunked again, and could
 	// carry forged X-Callback-* fields past the header check.
 	r.Trailer = nil
-	return g.deliver(w, r, next, arrival, key)
+	return g.deliver(w, r, next, arrival, key, scope)
 }
 
-// bodyReader hands the body, read once, to the next handler: one
-// allocation where bytes.NewReader and io.NopCloser make two.
-type bodyReader struct{ bytes.Reader }
-
-func newBodyReader(b []byte) *bodyReader {
-	br := new(bodyReader)
-	br.Reset(b)
-	return br
+// tooLarge answers 413 to a body over max_body, which is never read whole.
+func (g *Handler) tooLarge(w http.ResponseWriter, r *http.Request, arrival time.Time) error {
+	closeUnread(w, r)
+	g.answerError(w, r, http.StatusRequestEntityTooLarge, "body_too_large")
+	g.done(resultTooLarge, arrival)
+	return nil
 }
 
-// Close is a no-op: the bytes stay valid for whoever still reads them.
-func (*bodyReader) Close() error { return nil }
-
-// check runs every kind of authentication; the reason is "" when all pass.
-func (g *Handler) check(r *http.Request, body []byte, now time.Time, out *verify.Output) verify.Reason {
-	in := verify.Input{Request: r, Body: body, Now: now}
-	if g.needsClientURL {
-		in.Scheme, in.Host = clientURL(r)
+// check runs the groups on the request; the reason is "" when all pass.
+// scope, extended with the credential of each group that passed, is what
+// dedupe keys are scoped by.
+func (g *Handler) check(in *verify.Input, out *verify.Output, groups []verifierGroup, scope string) (string, verify.Reason) {
+	if g.needsClientURL && in.Scheme == "" {
+		in.Scheme, in.Host = clientURL(in.Request)
 	}
-	for i := range g.groups {
-		if reason := g.groups[i].verify(&in, out); reason != "" {
-			return reason
+	for i := range groups {
+		out.Credential = ""
+		alt, reason := groups[i].verify(in, out)
+		if reason != "" {
+			return "", reason
 		}
+		scope = extendScope(scope, groups[i].credentials[alt])
+		scope = extendScope(scope, out.Credential)
 	}
-	return ""
+	return scope, ""
+}
+
+func extendScope(scope, credential string) string {
+	switch {
+	case credential == "":
+		return scope
+	case scope == "":
+		return credential
+	}
+	return scope + "." + credential
 }
 
 // Verify checks a request offline, as the guard would at time now (for
@@ -98,21 +123,23 @@ func (g *Handler) check(r *http.Request, body []byte, now time.Time, out *verify
 // not modified.
 func (g *Handler) Verify(r *http.Request, body []byte, now time.Time) (verified string, reason verify.Reason, claims []byte) {
 	var out verify.Output
-	if reason := g.check(r, body, now, &out); reason != "" {
+	in := verify.Input{Request: r, Body: body, Now: now}
+	if _, reason := g.check(&in, &out, g.groups, ""); reason != "" {
 		return "", reason, nil
 	}
 	return g.verified, "", out.ClaimsJSON
 }
 
-// verify runs the alternatives of one kind until one passes. When none
-// does, the reason reported is the most telling one: a credential that was
-// present and wrong says more than one that was absent.
-func (vg *verifierGroup) verify(in *verify.Input, out *verify.Output) verify.Reason {
+// verify runs the alternatives of one kind until one passes, and returns
+// its index. When none does, the reason reported is the most telling one:
+// a credential that was present and wrong says more than one that was
+// absent.
+func (vg *verifierGroup) verify(in *verify.Input, out *verify.Output) (int, verify.Reason) {
 	var reason verify.Reason
-	for _, v := range vg.alts {
+	for i, v := range vg.alts {
 		err := v.Verify(in, out)
 		if err == nil {
-			return ""
+			return i, ""
 		}
 		f, ok := err.(*verify.Failure)
 		if !ok {
@@ -122,79 +149,19 @@ func (vg *verifierGroup) verify(in *verify.Input, out *verify.Output) verify.Rea
 			reason = f.Reason
 		}
 	}
-	return reason
+	return 0, reason
 }
 
 func isMissing(r verify.Reason) bool {
 	return r == verify.ReasonMissingCredentials || r == verify.ReasonMissingSignature || r == verify.ReasonMissingToken
 }
 
-// preallocMax is the largest declared body read into a buffer allocated
-// up front; callbacks are small, a few KiB.
-const preallocMax = 64 << 10
-
-// readBody reads the whole body once, up to max_body. A non-zero status
-// (413, 400) is the answer when it cannot.
-func (g *Handler) readBody(r *http.Request) ([]byte, int) {
-	limit := g.settings.MaxBody
-	if r.ContentLength > limit {
-		return nil, http.StatusRequestEntityTooLarge
-	}
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
-		return nil, 0
-	}
-	if r.ContentLength > 0 && r.ContentLength <= preallocMax {
-		buf := make([]byte, r.ContentLength)
-		if _, err := io.ReadFull(r.Body, buf); err != nil {
-			return nil, http.StatusBadRequest
-		}
-		return buf, 0
-	}
-	// A large declared length is not trusted with memory up front: an
-	// unauthenticated client could declare max_body and send slowly. The
-	// buffer grows as bytes arrive.
-	var b bytes.Buffer
-	n, err := b.ReadFrom(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return nil, http.StatusBadRequest
-	}
-	if n > limit {
-		return nil, http.StatusRequestEntityTooLarge
-	}
-	if n == 0 {
-		return nil, 0
-	}
-	return b.Bytes(), 0
-}
-
-// prepareForward removes forged X-Callback-* headers and the credentials
-// that were checked, sets the contract's headers, and returns the body to
-// forward and the dedupe key ("" when none resolves).
+// prepareForward cleans the request (see clean), sets the contract's
+// headers, and returns the body to forward and the dedupe key ("" when
+// none resolves).
 func (g *Handler) prepareForward(r *http.Request, body []byte, out *verify.Output, arrival time.Time) ([]byte, string) {
+	g.clean(r)
 	h := r.Header
-	for name := range h {
-		if len(name) >= len(hdrPrefix) && strings.EqualFold(name[:len(hdrPrefix)], hdrPrefix) {
-			delete(h, name)
-		}
-	}
-	if g.stripAuthorization {
-		delete(h, "Authorization")
-	}
-	for _, name := range g.stripHeaders {
-		delete(h, name)
-	}
-	if len(g.stripParams) > 0 && r.URL.RawQuery != "" {
-		q := r.URL.RawQuery
-		for _, p := range g.stripParams {
-			q = verify.RemoveQueryParam(q, p)
-		}
-		if q != r.URL.RawQuery {
-			r.URL.RawQuery = q
-			r.URL.ForceQuery = false
-			r.RequestURI = r.URL.RequestURI()
-		}
-	}
-
 	env := template.Env{
 		Set:        g.templates,
 		Body:       body,
@@ -217,15 +184,20 @@ func (g *Handler) prepareForward(r *http.Request, body []byte, out *verify.Outpu
 	var key string
 	for _, t := range g.dedupe {
 		if k, ok := t.Resolve(&env); ok {
-			key = k
-			set(2, hdrID, key)
+			key = safeKey(k)
 			break
 		}
 	}
-	set(3, hdrAttempt, "1")
+	// Only the methods that are deduplicated carry a key and an attempt.
+	if dedupeMethod(r.Method) {
+		if key != "" {
+			set(2, hdrID, key)
+		}
+		set(3, hdrAttempt, "1")
+	}
 	if g.event != nil {
 		if ev, ok := g.event.Resolve(&env); ok {
-			set(4, hdrEvent, ev)
+			set(4, hdrEvent, safeValue(ev))
 			if oc := g.outcome(ev); oc != "" {
 				set(5, hdrOutcome, oc)
 			}
@@ -244,6 +216,32 @@ func (g *Handler) prepareForward(r *http.Request, body []byte, out *verify.Outpu
 		}
 	}
 	return body, key
+}
+
+// clean removes forged X-Callback-* headers, the Connection tokens that
+// would have a proxy drop the guard's headers, and the credentials that
+// were checked.
+func (g *Handler) clean(r *http.Request) {
+	h := r.Header
+	stripForged(h)
+	cleanConnection(h, g.checkedHeaders)
+	if g.stripAuthorization {
+		delete(h, "Authorization")
+	}
+	for _, name := range g.stripHeaders {
+		delete(h, name)
+	}
+	if len(g.stripParams) > 0 && r.URL.RawQuery != "" {
+		q := r.URL.RawQuery
+		for _, p := range g.stripParams {
+			q = verify.RemoveQueryParam(q, p)
+		}
+		if q != r.URL.RawQuery {
+			r.URL.RawQuery = q
+			r.URL.ForceQuery = false
+			r.RequestURI = r.URL.RequestURI()
+		}
+	}
 }
 
 func (g *Handler) outcome(event string) string {
@@ -298,8 +296,9 @@ func firstListValue(v string) string {
 	return strings.TrimSpace(v)
 }
 
-// reject answers 401 with the reason class and logs it, without any secret.
-func (g *Handler) reject(w http.ResponseWriter, r *http.Request, reason verify.Reason) {
+// reject answers 401 with the reason class, logs it, without any secret,
+// and counts it.
+func (g *Handler) reject(w http.ResponseWriter, r *http.Request, reason verify.Reason, arrival time.Time) error {
 	if ce := g.logger.Check(zapcore.InfoLevel, "callback rejected"); ce != nil {
 		ce.Write(
 			zap.String("preset", g.settings.Preset.Name),
@@ -309,6 +308,9 @@ func (g *Handler) reject(w http.ResponseWriter, r *http.Request, reason verify.R
 		)
 	}
 	g.answerError(w, r, http.StatusUnauthorized, string(reason))
+	g.metrics.failed(reason)
+	g.done(resultRejected, arrival)
+	return nil
 }
 
 // answerError writes {"error": "<class>"} with the status.
@@ -322,15 +324,6 @@ func (g *Handler) answerError(w http.ResponseWriter, _ *http.Request, status int
 	}
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, body)
-}
-
-func errorClassOf(status int) string {
-	switch status {
-	case http.StatusRequestEntityTooLarge:
-		return "body_too_large"
-	default:
-		return "unreadable_body"
-	}
 }
 
 func clientIP(r *http.Request) string {

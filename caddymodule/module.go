@@ -38,8 +38,10 @@ type Handler struct {
 
 	settings *config.Settings
 	// groups are the kinds of authentication, each a set of alternatives;
-	// every group must pass.
-	groups []verifierGroup
+	// every group must pass. Those that read no body come first: the
+	// first bodyGroups run before the body is read.
+	groups     []verifierGroup
+	bodyGroups int
 	// verified is the X-Callback-Verified value: every group passed.
 	verified string
 
@@ -47,12 +49,18 @@ type Handler struct {
 	stripHeaders       []string
 	stripParams        []string
 	needsClientURL     bool
+	// checkedHeaders are the headers the guard read a credential from
+	// (lower case): a Connection header must not make a proxy drop them.
+	checkedHeaders []string
 
 	// store keeps dedupe keys and answers (nil: deduplication off).
 	store       dedupe.Store
 	storeName   string // the UsagePool key of store, for Cleanup
 	storeBlocks bool   // store calls go over the network (Redis)
 	onTimeout   *deadline.Answer
+	// forwards bounds the forwards kept running past their client.
+	forwards  *deadline.Forwards
+	maxAnswer int // the largest answer buffered and stored
 
 	templates *template.Set
 	dedupe    []*template.Template
@@ -75,6 +83,10 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 type verifierGroup struct {
 	kind string
 	alts []verify.Verifier
+	// credentials[i] fingerprints the secret of alts[i] ("" when the
+	// verifier names its credential itself, in verify.Output.Credential).
+	credentials []string
+	readsBody   bool
 }
 
 // Interface guards.

@@ -1,9 +1,14 @@
 package caddymodule
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +49,8 @@ func (g *Handler) Provision(ctx caddy.Context) error {
 	}
 	g.templates, g.dedupe, g.event = ts.set, ts.dedupe, ts.event
 	g.onTimeout = onTimeoutAnswer(s.OnTimeout)
+	g.forwards = deadline.NewForwards(maxKeptForwards)
+	g.maxAnswer = int(min(s.MaxAnswer, math.MaxInt))
 	if len(g.dedupe) > 0 {
 		if err := g.openStore(s); err != nil {
 			return fmt.Errorf("%s %s: store: %w", config.Directive, s.Preset.Name, err)
@@ -129,7 +136,8 @@ func expandSecrets(in config.Guard) (config.Guard, error) {
 
 // buildVerifiers turns the authentication lines into verifier groups, one
 // group per kind, cheapest kinds first so that a request failing a cheap
-// check never costs a signature verification.
+// check never costs a signature verification. Each secret line is an
+// alternative of its own, named by a fingerprint that scopes dedupe keys.
 func (g *Handler) buildVerifiers(guard *config.Guard, s *config.Settings) error {
 	var groups []verifierGroup
 	var kinds []string
@@ -137,75 +145,154 @@ func (g *Handler) buildVerifiers(guard *config.Guard, s *config.Settings) error 
 		groups = append(groups, verifierGroup{kind: kind, alts: alts})
 		kinds = append(kinds, kind)
 	}
-	if len(guard.BasicAuth) > 0 {
-		ba := verify.NewBasicAuth()
-		for _, b := range guard.BasicAuth {
-			if err := ba.Add(b.Username, b.Password); err != nil {
-				return err
-			}
+	// addAlt adds one alternative to the kind's group (made when the kind
+	// is new), named by the fingerprint of its secret material.
+	addAlt := func(kind string, v verify.Verifier, material ...string) {
+		if len(groups) == 0 || groups[len(groups)-1].kind != kind {
+			add(kind)
 		}
-		add("basic_auth", ba)
+		vg := &groups[len(groups)-1]
+		vg.alts = append(vg.alts, v)
+		vg.credentials = append(vg.credentials, fingerprint(kind, material...))
+	}
+	for _, b := range guard.BasicAuth {
+		ba := verify.NewBasicAuth()
+		if err := ba.Add(b.Username, b.Password); err != nil {
+			return err
+		}
+		addAlt("basic_auth", ba, b.Username, b.Password)
 		g.stripAuthorization = true
 	}
-	if len(guard.HeaderSecret) > 0 {
-		byHeader := map[string]*verify.HeaderSecret{}
-		var alts []verify.Verifier
-		for _, h := range guard.HeaderSecret {
-			name := http.CanonicalHeaderKey(h.Header)
-			hs, ok := byHeader[name]
-			if !ok {
-				hs = verify.NewHeaderSecret(name)
-				byHeader[name] = hs
-				alts = append(alts, hs)
-				g.stripHeaders = append(g.stripHeaders, name)
-			}
-			hs.Add(h.Value)
-		}
-		add("header_secret", alts...)
+	for _, h := range guard.HeaderSecret {
+		name := http.CanonicalHeaderKey(h.Header)
+		hs := verify.NewHeaderSecret(name)
+		hs.Add(h.Value)
+		addAlt("header_secret", hs, name, h.Value)
+		g.stripHeaders = appendNew(g.stripHeaders, name)
 	}
-	if len(guard.QuerySecret) > 0 {
-		byParam := map[string]*verify.QuerySecret{}
-		var alts []verify.Verifier
-		for _, q := range guard.QuerySecret {
-			qs, ok := byParam[q.Param]
-			if !ok {
-				qs = verify.NewQuerySecret(q.Param)
-				byParam[q.Param] = qs
-				alts = append(alts, qs)
-				g.stripParams = append(g.stripParams, q.Param)
-			}
-			qs.Add(q.Secret)
-		}
-		add("query_secret", alts...)
+	for _, q := range guard.QuerySecret {
+		qs := verify.NewQuerySecret(q.Param)
+		qs.Add(q.Secret)
+		addAlt("query_secret", qs, q.Param, q.Secret)
+		g.stripParams = appendNew(g.stripParams, q.Param)
 	}
-	if len(guard.SignedURL) > 0 {
-		var alts []verify.Verifier
-		for _, su := range guard.SignedURL {
-			v, err := signedurl.New(su.Param, []byte(su.Secret))
-			if err != nil {
-				return fmt.Errorf("signed_url: %w", err)
-			}
-			alts = append(alts, v)
+	for _, su := range guard.SignedURL {
+		v, err := signedurl.New(su.Param, []byte(su.Secret))
+		if err != nil {
+			return fmt.Errorf("signed_url: %w", err)
 		}
-		add("signed_url", alts...)
+		addAlt("signed_url", v, su.Param, su.Secret)
 		g.needsClientURL = true
 	}
 	if s.JWT != nil {
-		v, err := buildJWT(s)
+		v, material, err := buildJWT(s)
 		if err != nil {
 			return fmt.Errorf("jwt: %w", err)
 		}
-		add("jwt", v)
+		addAlt("jwt", v, material...)
 		if v.UsesAuthorizationHeader() {
 			g.stripAuthorization = true
 		}
+		for _, f := range s.JWT.From {
+			if f.Source == config.SourceHeader {
+				g.checkedHeaders = appendNew(g.checkedHeaders, strings.ToLower(f.Name))
+			}
+		}
 	}
-	g.groups = groups
 	g.verified = strings.Join(kinds, ",")
+	g.groups, g.bodyGroups = orderByBody(groups)
+	g.checkedHeaders = append(g.checkedHeaders, checkedHeaders(g)...)
 	return nil
 }
 
-func buildJWT(s *config.Settings) (*jwtauth.Verifier, error) {
+// fingerprint names a credential without revealing it: a truncated
+// SHA-256 of its kind and secret material. It is the same on every
+// instance with the same configuration, so that they share dedupe keys.
+func fingerprint(kind string, material ...string) string {
+	h := sha256.New()
+	h.Write([]byte("callback_guard credential\x00" + kind))
+	for _, m := range material {
+		// Length-prefixed, so that no two lists of parts hash alike.
+		h.Write(binary.AppendUvarint(nil, uint64(len(m))))
+		h.Write([]byte(m))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// headerOnlyKinds are the kinds that never read the body.
+var headerOnlyKinds = map[string]bool{"basic_auth": true, "header_secret": true, "query_secret": true, "signed_url": true}
+
+// orderByBody fills each group's readsBody and moves the groups that read
+// the body after the others (keeping their order), so that header and
+// query credentials are checked before the body is read. It returns the
+// number of groups that read no body.
+func orderByBody(groups []verifierGroup) ([]verifierGroup, int) {
+	for i := range groups {
+		vg := &groups[i]
+		for len(vg.credentials) < len(vg.alts) {
+			vg.credentials = append(vg.credentials, "")
+		}
+		if headerOnlyKinds[vg.kind] {
+			continue
+		}
+		for _, v := range vg.alts {
+			br, ok := v.(verify.BodyReader)
+			// A verifier that does not say is assumed to read the body.
+			vg.readsBody = vg.readsBody || !ok || br.ReadsBody()
+		}
+	}
+	slices.SortStableFunc(groups, func(a, b verifierGroup) int {
+		switch {
+		case a.readsBody == b.readsBody:
+			return 0
+		case a.readsBody:
+			return 1
+		}
+		return -1
+	})
+	n := 0
+	for n < len(groups) && !groups[n].readsBody {
+		n++
+	}
+	return groups, n
+}
+
+// headerLister is implemented by verifiers that read credentials from
+// headers of their own choosing (a signature header).
+type headerLister interface{ CheckedHeaders() []string }
+
+// checkedHeaders lists, in lower case, the headers that the guard read a
+// credential from and strips, and those its verifiers name.
+func checkedHeaders(g *Handler) []string {
+	var names []string
+	if g.stripAuthorization {
+		names = append(names, "authorization")
+	}
+	for _, h := range g.stripHeaders {
+		names = appendNew(names, strings.ToLower(h))
+	}
+	for _, vg := range g.groups {
+		for _, v := range vg.alts {
+			if hl, ok := v.(headerLister); ok {
+				for _, h := range hl.CheckedHeaders() {
+					names = appendNew(names, strings.ToLower(h))
+				}
+			}
+		}
+	}
+	return names
+}
+
+func appendNew(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
+// buildJWT builds the jwt verifier and returns the material that names
+// its configuration: the keys and secrets.
+func buildJWT(s *config.Settings) (*jwtauth.Verifier, []string, error) {
 	j := s.JWT
 	cfg := jwtauth.Config{
 		Algs:   j.Algs,
@@ -215,21 +302,25 @@ func buildJWT(s *config.Settings) (*jwtauth.Verifier, error) {
 	for _, f := range j.From {
 		cfg.Sources = append(cfg.Sources, jwtauth.Source{Kind: f.Source, Name: f.Name})
 	}
+	var material []string
 	for _, k := range j.Keys {
 		data, err := os.ReadFile(k.File)
 		if err != nil {
-			return nil, fmt.Errorf("key %s: cannot read key file: %w", k.KeyID, err)
+			return nil, nil, fmt.Errorf("key %s: cannot read key file: %w", k.KeyID, err)
 		}
 		pub, err := jwtauth.ParsePublicKeyPEM(data)
 		if err != nil {
-			return nil, fmt.Errorf("key %s: %s: %w", k.KeyID, k.File, err)
+			return nil, nil, fmt.Errorf("key %s: %s: %w", k.KeyID, k.File, err)
 		}
 		cfg.Keys = append(cfg.Keys, jwtauth.Key{ID: k.KeyID, Key: pub})
+		material = append(material, k.KeyID, string(data))
 	}
 	for _, sec := range j.Secrets {
 		cfg.Secrets = append(cfg.Secrets, []byte(sec))
+		material = append(material, sec)
 	}
-	return jwtauth.New(cfg)
+	v, err := jwtauth.New(cfg)
+	return v, material, err
 }
 
 // compiledTemplates are a guard's templates sharing one read of the body.

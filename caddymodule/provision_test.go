@@ -45,7 +45,7 @@ func TestOptionalPartsOnlyInThePresetDefault(t *testing.T) {
 // Headers of one exchange, and cookies (a browser's, for PayGlocal), are
 // not stored for replay.
 func TestAnswerOfKeepsOnlyReplayableHeaders(t *testing.T) {
-	rec := deadline.NewRecorder()
+	rec := deadline.NewRecorder(0)
 	defer rec.Release()
 	for k, v := range map[string]string{
 		"Content-Type": "text/html", "Location": "/thanks", "Cache-Control": "no-store",
