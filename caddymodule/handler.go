@@ -117,19 +117,6 @@ func extendScope(scope, credential string) string {
 	return scope + "." + credential
 }
 
-// Verify checks a request offline, as the guard would at time now (for
-// `caddy callback verify`): it returns the kinds that passed and "" or the
-// reason of the failure. The handler must be provisioned; the request is
-// not modified.
-func (g *Handler) Verify(r *http.Request, body []byte, now time.Time) (verified string, reason verify.Reason, claims []byte) {
-	var out verify.Output
-	in := verify.Input{Request: r, Body: body, Now: now}
-	if _, reason := g.check(&in, &out, g.groups, ""); reason != "" {
-		return "", reason, nil
-	}
-	return g.verified, "", out.ClaimsJSON
-}
-
 // verify runs the alternatives of one kind until one passes, and returns
 // its index. When none does, the reason reported is the most telling one:
 // a credential that was present and wrong says more than one that was
