@@ -82,6 +82,7 @@ func TestAdaptFullSyntax(t *testing.T) {
 		on_timeout 202 "accepted, processing"
 		upstream_timeout 1m
 		max_body 64KiB
+		max_answer 2MiB
 		forward_claims header
 		store redis redis://:pw@localhost:6379/2
 		store_failure reject
@@ -119,6 +120,7 @@ func TestAdaptFullSyntax(t *testing.T) {
 		"on_timeout":       map[string]any{"status": float64(202), "body": "accepted, processing"},
 		"upstream_timeout": float64(time.Minute),
 		"max_body":         float64(65536),
+		"max_answer":       float64(2 << 20),
 		"forward_claims":   "header",
 		"store":            map[string]any{"kind": "redis", "url": "redis://:pw@localhost:6379/2"},
 		"store_failure":    "reject",
@@ -168,6 +170,7 @@ func TestAdaptErrors(t *testing.T) {
 		{"deadline past upstream_timeout", "callback_guard glopal {\n query_secret t s\n deadline 1m\n upstream_timeout 10s\n}", "deadline: 1m0s is longer than upstream_timeout 10s, at Caddyfile:4"},
 		{"upstream_timeout before the preset's deadline", "callback_guard avarda {\n query_secret t s\n upstream_timeout 5s\n}", "upstream_timeout: 5s is shorter than the avarda preset's deadline 10s, at Caddyfile:4"},
 		{"bad size", "callback_guard glopal {\n query_secret t s\n max_body lots\n}", `max_body: invalid size "lots"`},
+		{"bad answer size", "callback_guard glopal {\n query_secret t s\n max_answer 0\n}", `max_answer: invalid size "0"`},
 		{"bad template", "callback_guard glopal {\n query_secret t s\n dedupe {json.a\n}", "dedupe: template"},
 		{"unknown jwt subdirective", "callback_guard payglocal {\n jwt {\n  keys a b\n }\n}", `unknown jwt subdirective "keys", at Caddyfile:4`},
 		{"jwt twice", "callback_guard generic {\n jwt {\n  secret a\n }\n jwt {\n  secret b\n }\n}", "jwt: given twice: put every key and secret in one jwt block, at Caddyfile:6"},
