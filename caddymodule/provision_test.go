@@ -65,3 +65,30 @@ func TestAnswerOfKeepsOnlyReplayableHeaders(t *testing.T) {
 		}
 	}
 }
+
+// Credential fingerprints are the same for the same configuration (so that
+// instances share keys) and differ for another secret; they never hold the
+// secret.
+func TestCredentialFingerprints(t *testing.T) {
+	guard := func(secret string) config.Guard {
+		return config.Guard{Preset: "avarda", HeaderSecret: []config.HeaderSecret{
+			{Header: "Authorization", Value: "Bearer " + secret}, {Header: "Authorization", Value: "Bearer rotated"},
+		}}
+	}
+	a, again, other := provisioned(t, guard("tenant-a")), provisioned(t, guard("tenant-a")), provisioned(t, guard("tenant-b"))
+	fa, fb := a.groups[0].credentials, other.groups[0].credentials
+	if len(fa) != 2 || fa[0] == fa[1] {
+		t.Fatalf("one fingerprint per secret line, distinct: %q", fa)
+	}
+	if strings.Join(fa, ",") != strings.Join(again.groups[0].credentials, ",") {
+		t.Fatal("the same configuration gave other fingerprints")
+	}
+	if fa[0] == fb[0] || fa[1] != fb[1] {
+		t.Fatalf("fingerprints %q and %q: another secret must differ, the same secret must not", fa, fb)
+	}
+	for _, f := range fa {
+		if strings.Contains(f, "tenant") || strings.Contains(f, "rotated") {
+			t.Fatalf("fingerprint %q holds the secret", f)
+		}
+	}
+}
