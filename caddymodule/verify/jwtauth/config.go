@@ -159,10 +159,63 @@ func New(cfg Config) (*Verifier, error) {
 	if err := v.setSources(cfg.Sources); err != nil {
 		return nil, err
 	}
+	keys, err := v.setKeys(cfg.Keys)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := newSecrets(cfg.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	algs, err := chooseAlgs(cfg.Algs, keys, secrets != nil)
+	if err != nil {
+		return nil, err
+	}
+	v.algs = algs
 
-	keys := make([]*pubKey, 0, len(cfg.Keys))
-	keyFingerprints := make([]string, 0, len(cfg.Keys))
-	for i, k := range cfg.Keys {
+	// A key or secret that no allowed algorithm can use is a configuration
+	// mistake (an EC key under "algs RS256", a secret with only RS algs):
+	// say so rather than ignore it silently.
+	for _, k := range keys {
+		if !slices.ContainsFunc(algs, k.fits) {
+			return nil, fmt.Errorf("%s fits none of the algs %s", k.label, strings.Join(algs, " "))
+		}
+	}
+	if secrets != nil && !slices.ContainsFunc(algs, func(a string) bool { return algFamilies[a] == famHMAC }) {
+		return nil, fmt.Errorf("a secret is configured but algs (%s) holds no HS256, HS384 or HS512", strings.Join(algs, " "))
+	}
+
+	for _, alg := range algs {
+		if algFamilies[alg] == famHMAC {
+			v.byAlg[alg] = secrets
+			continue
+		}
+		var fit []jwt.VerificationKey
+		var fps []string
+		for _, k := range keys {
+			if k.fits(alg) {
+				fit = append(fit, k.alone.keys[0])
+				fps = append(fps, k.alone.fingerprints[0])
+			}
+		}
+		v.byAlg[alg] = newCandidates(fit, fps)
+	}
+	// The time claims are checked by claims.check, after the signature:
+	// golang-jwt's validation misreads PayGlocal's. Claims are decoded with
+	// json.Unmarshal (no WithJSONNumber, whose Decoder ignores text after
+	// the object); strict base64 gives one signature one spelling.
+	v.parser = jwt.NewParser(
+		jwt.WithValidMethods(algs),
+		jwt.WithoutClaimsValidation(),
+		jwt.WithStrictDecoding(),
+	)
+	return v, nil
+}
+
+// setKeys checks the public keys and indexes those with an id.
+func (v *Verifier) setKeys(cfgKeys []Key) ([]*pubKey, error) {
+	keys := make([]*pubKey, 0, len(cfgKeys))
+	for i, k := range cfgKeys {
 		label := fmt.Sprintf("key %q", k.ID)
 		if k.ID == "" {
 			label = fmt.Sprintf("key #%d (no id)", i+1)
@@ -189,61 +242,25 @@ func New(cfg Config) (*Verifier, error) {
 			v.anyKid = true
 		}
 		keys = append(keys, pk)
-		keyFingerprints = append(keyFingerprints, fp)
 	}
-	var secrets []jwt.VerificationKey
-	var secretFingerprints []string
-	for i, s := range cfg.Secrets {
+	return keys, nil
+}
+
+// newSecrets copies the HMAC secrets into candidates; nil when there are
+// none.
+func newSecrets(cfgSecrets [][]byte) (*candidates, error) {
+	if len(cfgSecrets) == 0 {
+		return nil, nil
+	}
+	secrets := make([]jwt.VerificationKey, len(cfgSecrets))
+	fps := make([]string, len(cfgSecrets))
+	for i, s := range cfgSecrets {
 		if len(s) == 0 {
 			return nil, fmt.Errorf("secret #%d is empty", i+1)
 		}
-		secrets = append(secrets, slices.Clone(s))
-		secretFingerprints = append(secretFingerprints, secretFingerprint(s))
+		secrets[i], fps[i] = slices.Clone(s), secretFingerprint(s)
 	}
-
-	algs, err := chooseAlgs(cfg.Algs, keys, len(secrets) > 0)
-	if err != nil {
-		return nil, err
-	}
-	v.algs = algs
-
-	// A key or secret that no allowed algorithm can use is a configuration
-	// mistake (an EC key under "algs RS256", a secret with only RS algs):
-	// say so rather than ignore it silently.
-	for _, k := range keys {
-		if !slices.ContainsFunc(algs, k.fits) {
-			return nil, fmt.Errorf("%s fits none of the algs %s", k.label, strings.Join(algs, " "))
-		}
-	}
-	if len(secrets) > 0 && !slices.ContainsFunc(algs, func(a string) bool { return algFamilies[a] == famHMAC }) {
-		return nil, fmt.Errorf("a secret is configured but algs (%s) holds no HS256, HS384 or HS512", strings.Join(algs, " "))
-	}
-
-	for _, alg := range algs {
-		if algFamilies[alg] == famHMAC {
-			v.byAlg[alg] = newCandidates(secrets, secretFingerprints)
-			continue
-		}
-		var fit []jwt.VerificationKey
-		var fps []string
-		for i, k := range keys {
-			if k.fits(alg) {
-				fit = append(fit, k.alone.keys[0])
-				fps = append(fps, keyFingerprints[i])
-			}
-		}
-		v.byAlg[alg] = newCandidates(fit, fps)
-	}
-	// The time claims are checked by claims.check, after the signature:
-	// golang-jwt's validation misreads PayGlocal's. Claims are decoded with
-	// json.Unmarshal (no WithJSONNumber, whose Decoder ignores text after
-	// the object); strict base64 gives one signature one spelling.
-	v.parser = jwt.NewParser(
-		jwt.WithValidMethods(algs),
-		jwt.WithoutClaimsValidation(),
-		jwt.WithStrictDecoding(),
-	)
-	return v, nil
+	return newCandidates(secrets, fps), nil
 }
 
 // chooseAlgs validates the configured allow-list, or derives it from the
