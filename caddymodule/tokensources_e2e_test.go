@@ -86,6 +86,8 @@ func TestTokenSourcesEndToEnd(t *testing.T) {
 			delivery{"/payglocal", formPHP, "x-gl-token={forged}", map[string]string{"x-gl-token": "{valid}"}}, "malformed_token"},
 		{"the header and a forged form field in a text/plain body",
 			delivery{"/payglocal", "text/plain", "x-gl-token={forged}", map[string]string{"x-gl-token": "{valid}"}}, "malformed_token"},
+		{"the header and a forged multipart part, which PHP puts in $_POST", delivery{"/payglocal", "multipart/form-data; boundary=b",
+			"--b\r\nContent-Disposition: form-data; name=\"x-gl-token\"\r\n\r\n{forged}\r\n--b--\r\n", map[string]string{"x-gl-token": "{valid}"}}, "malformed_token"},
 		{"a form field and a forged one", delivery{"/payglocal", form, "x-gl-token={valid}&x-gl-token={forged}", nil}, "malformed_token"},
 		{"a form field and a forged PHP array", delivery{"/payglocal", form, "x-gl-token={valid}&x-gl-token[]={forged}", nil}, "malformed_token"},
 		{"a form field and a forged one in the query", delivery{"/payglocal?x-gl-token={forged}", form, "x-gl-token={valid}", nil}, "malformed_token"},

@@ -193,6 +193,7 @@ func FuzzToken(f *testing.F) {
 	f.Add("Bearer a.b.c", "x-gl-token=a.b.c", "token=a", "application/x-www-form-urlencoded")
 	f.Add("", `{"x-gl-token":"a.b.c"}`, "", "application/json")
 	f.Add("bearer", "x-gl-token=%zz&x-gl-token", "token=%41&token", "")
+	f.Add("", "--b\r\nContent-Disposition: form-data; name=\"x-gl-token\"\r\n\r\na.b.c\r\n--b--\r\n", "", "multipart/form-data; boundary=b")
 	f.Fuzz(func(t *testing.T, authz, body, query, ctype string) {
 		auth, multi := fuzzVerifiers(t)
 		r := httptest.NewRequest(http.MethodPost, "/cb", nil)

@@ -3,6 +3,8 @@ package jwtauth
 import (
 	"bytes"
 	"encoding/json"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -67,6 +69,7 @@ func (v *Verifier) token(r *http.Request, body []byte) (string, *verify.Failure)
 	if len(body) > 0 {
 		found = v.formFields(found, string(body), inForm)
 		found = v.jsonFields(found, body)
+		found = v.multipartFields(found, body, r.Header.Get("Content-Type"))
 	}
 	switch {
 	case len(found) == 0:
@@ -215,6 +218,42 @@ func (v *Verifier) formFields(found []field, q string, p place) []field {
 		found = append(found, f)
 	}
 	return found
+}
+
+// multipartFields adds every part of a multipart/form-data body named with a
+// token name: PHP fills $_POST from such parts, as Go's ParseMultipartForm
+// does. A part is never taken as the token (no source reads multipart); it
+// only counts. A body that stops parsing counts the parts read until then.
+func (v *Verifier) multipartFields(found []field, body []byte, contentType string) []field {
+	if verify.MediaType(contentType) != "multipart/form-data" {
+		return found
+	}
+	_, params, err := mime.ParseMediaType(contentType)
+	boundary := params["boundary"]
+	if err != nil {
+		// PHP finds the boundary in a Content-Type that Go refuses to
+		// parse ("multipart/form-data, x; boundary=b"): so does the guard.
+		_, after, _ := strings.Cut(contentType, "boundary=")
+		boundary, _, _ = strings.Cut(after, ";")
+		boundary = strings.Trim(boundary, "\" ")
+	}
+	if boundary == "" {
+		return found
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			return found
+		}
+		name := part.FormName()
+		if i := strings.IndexByte(name, '['); i > 0 {
+			name = name[:i]
+		}
+		if v.isName(inForm, name) {
+			found = append(found, field{place: inForm, name: name, state: holdsGarbage})
+		}
+	}
 }
 
 // unescape decodes a form key or value; a JWT needs no escaping, so the

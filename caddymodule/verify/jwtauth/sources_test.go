@@ -79,6 +79,11 @@ func TestToken(t *testing.T) {
 
 		{"json", payglocal, req{header: jsonCT, body: `{"status":"x","x-gl-token":"` + tok + `"}`}, tok, ""},
 		{"json with a +json type", payglocal, req{header: ct("application/vnd.api+json"), body: `{"x-gl-token":"` + tok + `"}`}, tok, ""},
+		{"header and a multipart part of that name", payglocal, req{header: with(ct("multipart/form-data; boundary=b"), "X-Gl-Token", tok), body: multipartBody("x-gl-token", forged)}, "", malformed},
+		{"header and a multipart part under a type Go refuses", payglocal, req{header: with(ct("multipart/form-data, text/plain; boundary=b"), "X-Gl-Token", tok), body: multipartBody("x-gl-token", forged)}, "", malformed},
+		{"header and a multipart PHP array", payglocal, req{header: with(ct("multipart/form-data; boundary=b"), "X-Gl-Token", tok), body: multipartBody("x-gl-token[]", forged)}, "", malformed},
+		{"a multipart part alone is no token", payglocal, req{header: ct("multipart/form-data; boundary=b"), body: multipartBody("x-gl-token", tok)}, "", missing},
+		{"header and a multipart part of another name", payglocal, req{header: with(ct("multipart/form-data; boundary=b"), "X-Gl-Token", tok), body: multipartBody("other", forged)}, tok, ""},
 		{"json, whitespace", payglocal, req{header: jsonCT, body: " {\n \"a\" : [1, {\"b\": null}] , \"x-gl-token\" : \"" + tok + "\" }\n"}, tok, ""},
 		{"json, escaped name and value", payglocal, req{header: jsonCT, body: `{"x\u002Dgl-token":"aaa\u002ebbb\/ccc"}`}, "aaa.bbb/ccc", ""},
 		{"json, invalid UTF-8 decoded as encoding/json does", payglocal, req{header: jsonCT, body: "{\"x-gl-token\":\"\x9c\"}"}, "\uFFFD", ""},
@@ -138,6 +143,11 @@ func TestToken(t *testing.T) {
 			}
 		})
 	}
+}
+
+// multipartBody is a multipart/form-data body, boundary "b", of one field.
+func multipartBody(name, value string) string {
+	return "--b\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value + "\r\n--b--\r\n"
 }
 
 // Nesting at encoding/json's limit and past it: a body too deep to be JSON
