@@ -41,7 +41,7 @@ func canonicalRequest(scheme, host, target, param string) (canonical, sig string
 	if !utf8.ValidString(target) {
 		target, _ = unicode.UTF8.NewDecoder().String(target)
 	}
-	target = tabOrNewline.Replace(strings.TrimRight(target, c0OrSpace))
+	target = tabOrNewline.Replace(strings.TrimRightFunc(target, c0OrSpace))
 	target, _, _ = strings.Cut(target, "#")
 	path, query, _ := strings.Cut(target, "?")
 
@@ -96,7 +96,7 @@ func plainPath(path string) bool {
 			return false
 		}
 	}
-	return !hasDotSegment(strings.ToLower(path))
+	return !hasDotSegment(path)
 }
 
 var tabOrNewline = strings.NewReplacer("\t", "", "\n", "", "\r", "")
@@ -118,7 +118,7 @@ func signableScheme(s string) bool {
 // fragment). User info is an error: it never reaches the server, so a
 // signature over it could not be checked.
 func canonicalURL(rawURL, param string) (canonical, sig string, found bool, target string, err error) {
-	scheme, rest, ok := strings.Cut(strings.Trim(rawURL, c0OrSpace), "://")
+	scheme, rest, ok := strings.Cut(strings.TrimFunc(rawURL, c0OrSpace), "://")
 	if !ok {
 		return "", "", false, "", errors.New("signed_url: not an absolute URL (scheme://host/path)")
 	}
@@ -138,6 +138,6 @@ func canonicalURL(rawURL, param string) (canonical, sig string, found bool, targ
 	return canonical, sig, found, target, nil
 }
 
-// c0OrSpace is what the URL parser strips from both ends of its input.
-const c0OrSpace = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f" +
-	"\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f "
+// c0OrSpace reports whether r is one of what the URL parser strips from
+// both ends of its input: C0 controls and space.
+func c0OrSpace(r rune) bool { return r <= ' ' }

@@ -39,6 +39,7 @@ func canonicalQuery(query, name string) (canonical, value string, found bool) {
 	slices.SortStableFunc(params, func(a, b param) int { return compareUTF16(a.name, b.name) })
 
 	var b strings.Builder
+	b.Grow(len(query))
 	for i, p := range params {
 		if i > 0 {
 			b.WriteByte('&')
@@ -82,17 +83,23 @@ func formDecode(s string) string {
 // alphanumerics and *-._ stay, a space becomes '+', every other byte %XX.
 func formEncode(b *strings.Builder, s string) {
 	const upperHex = "0123456789ABCDEF"
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case formSafe[c]:
-			b.WriteByte(c)
-		case c == ' ':
+	for s != "" {
+		i := 0
+		for i < len(s) && formSafe[s[i]] {
+			i++
+		}
+		b.WriteString(s[:i])
+		if i == len(s) {
+			return
+		}
+		if c := s[i]; c == ' ' {
 			b.WriteByte('+')
-		default:
+		} else {
 			b.WriteByte('%')
 			b.WriteByte(upperHex[c>>4])
 			b.WriteByte(upperHex[c&15])
 		}
+		s = s[i+1:]
 	}
 }
 

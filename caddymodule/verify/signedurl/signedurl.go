@@ -145,7 +145,7 @@ func Sign(rawURL, param string, secret []byte) (string, error) {
 	mac := hmac.New(sha256.New, secret)
 	mac.Write([]byte(canonical))
 
-	u, fragment, hasFragment := strings.Cut(strings.Trim(rawURL, c0OrSpace), "#")
+	u, fragment, hasFragment := strings.Cut(strings.TrimFunc(rawURL, c0OrSpace), "#")
 	var b strings.Builder
 	b.WriteString(u)
 	switch q := strings.IndexByte(u, '?'); {

@@ -32,15 +32,14 @@ func requestTarget(r *http.Request) string {
 // as written. An encoded backslash (%5C) is rejected too, because
 // backends that decode the path before splitting it see a separator there.
 func checkTarget(target string) error {
-	if strings.ContainsAny(target, "#\t\n\r") || strings.TrimRight(target, c0OrSpace) != target {
+	if strings.ContainsAny(target, "#\t\n\r") || strings.TrimRightFunc(target, c0OrSpace) != target {
 		return errors.New("request target holds a fragment, a tab or newline, or ends in white space")
 	}
 	if !utf8.ValidString(target) {
 		return errors.New("request target is not valid UTF-8")
 	}
 	path, _, _ := strings.Cut(target, "?")
-	path = strings.ToLower(path)
-	if strings.Contains(path, `\`) || strings.Contains(path, "%5c") {
+	if strings.Contains(path, `\`) || strings.Contains(path, "%5c") || strings.Contains(path, "%5C") {
 		return errors.New("request path holds a backslash")
 	}
 	if hasDotSegment(path) {
@@ -49,24 +48,22 @@ func checkTarget(target string) error {
 	return nil
 }
 
-// hasDotSegment reports whether a lower-cased path has a segment that the
-// URL parser resolves.
+// hasDotSegment reports whether path has a segment that the URL parser
+// resolves: "." or "..", each dot possibly written %2e or %2E.
 func hasDotSegment(path string) bool {
 	for seg := range strings.SplitSeq(path, "/") {
-		if isDotSegment(seg) {
-			return true
+		switch len(seg) {
+		case 1, 2:
+			if seg == "." || seg == ".." {
+				return true
+			}
+		case 3, 4, 6:
+			for _, dots := range []string{"%2e", ".%2e", "%2e.", "%2e%2e"} {
+				if strings.EqualFold(seg, dots) {
+					return true
+				}
+			}
 		}
 	}
 	return false
-}
-
-// isDotSegment reports whether seg is a WHATWG single-dot or double-dot
-// path segment: "." or "..", each dot possibly written %2e (seg is
-// lower-cased).
-func isDotSegment(seg string) bool {
-	if len(seg) > 6 {
-		return false
-	}
-	dots := strings.ReplaceAll(seg, "%2e", ".")
-	return dots == "." || dots == ".."
 }
