@@ -67,12 +67,11 @@ func TestVerifyAttacksAndHappyPaths(t *testing.T) {
 	}
 
 	type tc struct {
-		name    string
-		cfg     func() Config
-		tok     string
-		req     func(testing.TB, string) (*http.Request, []byte) // default: bearer
-		want    verify.Reason
-		payload string // on success, the expected ClaimsJSON (default: the signed payload)
+		name string
+		cfg  func() Config
+		tok  string
+		req  func(testing.TB, string) (*http.Request, []byte) // default: bearer
+		want verify.Reason
 	}
 	cases := []tc{
 		// alg confusion
