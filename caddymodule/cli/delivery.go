@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -218,10 +219,10 @@ func (b *builder) sampleBody() error {
 			return usagef("--event %q: %v", b.in.Event, err)
 		}
 		d.body = body
-		contentType = cmp(sample.ContentType, "application/json")
+		contentType = cmp.Or(sample.ContentType, "application/json")
 	}
 	if len(d.body) > 0 {
-		contentType = cmp(b.f.contentType, contentType, sniffContentType(d.body))
+		contentType = cmp.Or(b.f.contentType, contentType, sniffContentType(d.body))
 		d.setHeader("Content-Type", contentType)
 	}
 	d.method = strings.ToUpper(b.f.method)
@@ -313,16 +314,6 @@ func cutHeader(s string) (name, value string, ok bool) {
 		return "", "", false
 	}
 	return name, strings.TrimSpace(value), true
-}
-
-// cmp is the first non-empty string.
-func cmp(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // parseTime reads RFC 3339, with or without fractional seconds.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -66,13 +67,13 @@ func signJWT(f *signFlags, sample *config.SampleJWT, in config.SampleInput) (str
 // --alg, or the key's own.
 func signingKey(f *signFlags) (key any, alg string, err error) {
 	if f.jwtSecret != "" {
-		return []byte(f.jwtSecret), cmp(f.alg, "HS256"), nil
+		return []byte(f.jwtSecret), cmp.Or(f.alg, "HS256"), nil
 	}
 	k, err := loadPrivateKey(f.jwtKey)
 	if err != nil {
 		return nil, "", usagef("--jwt-key %s: %v", f.jwtKey, err)
 	}
-	return k, cmp(f.alg, defaultAlg(k)), nil
+	return k, cmp.Or(f.alg, defaultAlg(k)), nil
 }
 
 // addClaims sets the --claim entries: name=string or name:=<JSON>.

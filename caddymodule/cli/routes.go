@@ -256,7 +256,8 @@ func (w *routeWalker) evalMatcher(name string, raw json.RawMessage) (bool, strin
 			return true, name + " " + describeMatcher(raw) + " (" + err.Error() + ")"
 		}
 		return ok, ""
-	case caddyhttp.RequestMatcher: //nolint:staticcheck // older matchers
+	//lint:ignore SA1019 plugins' matchers may still implement only Match
+	case caddyhttp.RequestMatcher:
 		return m.Match(w.req), ""
 	}
 	return true, name + " " + describeMatcher(raw)

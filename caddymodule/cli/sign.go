@@ -103,9 +103,9 @@ func (f *signFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.kid, "kid", "", "the JWT header's key id (`kid`)")
 	fl.StringVar(&f.alg, "alg", "", "the JWT's `alg` (default from the key: RS256, ES256/384/512, HS256)")
 	fl.StringArrayVar(&f.claims, "claim", nil, "a JWT claim `name=value`, or name:=<JSON> for a number etc. (repeatable; overrides the preset's)")
-	fl.StringVar(&f.jwtIn, "jwt-in", "", "`where` the JWT goes: header:<Name>, form:<field>, json:<field> or query:<param> (default header:Authorization, as Bearer; payglocal: form:x-gl-token)")
+	fl.StringVar(&f.jwtIn, "jwt-in", "", "`where` the JWT goes: header:<Name>, form:<field>, json:<field> or query:<param> (default: where the preset's token goes, else header:Authorization, as Bearer)")
 	f.jwtTTL = caddy.Duration(5 * time.Minute)
-	fl.Var((*durationFlag)(&f.jwtTTL), "jwt-ttl", "the JWT's lifetime: exp = iat + this `duration` (not payglocal: exp 300000 ms)")
+	fl.Var((*durationFlag)(&f.jwtTTL), "jwt-ttl", "the JWT's lifetime: exp = iat + this `duration` (unless the preset's token has claims of its own)")
 }
 
 func newSignCommand() *cobra.Command {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -203,7 +204,7 @@ func (f *verifyFlags) readCapture(stdin io.Reader, args []string) (*capture, err
 // asServed makes r the request as the guard would see it behind the
 // server: its scheme, and whether Caddy trusts the peer as a proxy.
 func (f *verifyFlags) asServed(r *http.Request, captureScheme string, tlsServer bool) {
-	scheme := cmp(f.scheme, captureScheme)
+	scheme := cmp.Or(f.scheme, captureScheme)
 	if scheme == "" && tlsServer {
 		scheme = "https"
 	}
