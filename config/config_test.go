@@ -111,7 +111,7 @@ func TestResolveErrors(t *testing.T) {
 		g    Guard
 		want string
 	}{
-		{"unknown preset", Guard{Preset: "stripe", QuerySecret: ok}, `unknown preset "stripe"`},
+		{"unknown preset", Guard{Preset: "paypal", QuerySecret: ok}, `unknown preset "paypal"`},
 		{"no preset", Guard{QuerySecret: ok}, "missing preset"},
 		{"no authentication", Guard{Preset: "glopal"}, "no authentication configured"},
 		{"payglocal without keys", Guard{Preset: "payglocal", JWT: &JWT{}}, "jwt: no key and no secret"},

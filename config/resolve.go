@@ -27,6 +27,11 @@ type Settings struct {
 	JWT *JWT
 	// Leeway is the JWT leeway in effect.
 	Leeway time.Duration
+	// HMAC is the user's hmac block laid over the preset's scheme (nil:
+	// no hmac).
+	HMAC *SignatureScheme
+	// ReportOnly forwards failures, marked, instead of rejecting them.
+	ReportOnly bool
 }
 
 // Resolve checks the guard and fills in the preset's defaults. Secrets must
@@ -59,6 +64,7 @@ func (g *Guard) Resolve() (*Settings, error) {
 		Store:           Store{Kind: StoreMemory},
 		StoreFailure:    StoreFailureOpen,
 		Leeway:          DefaultLeeway,
+		ReportOnly:      g.ReportOnly,
 	}
 	if len(g.Dedupe) > 0 {
 		s.DedupeDefault = false
@@ -71,6 +77,9 @@ func (g *Guard) Resolve() (*Settings, error) {
 			for _, t := range g.Dedupe {
 				if strings.TrimSpace(t) == "" || t == DedupeOff {
 					return nil, fail("dedupe: empty template or \"off\" among templates")
+				}
+				if strings.Contains(t, "{body}") {
+					return nil, fail("dedupe: {body} is the raw body and stands only in an hmac block's signed template (use {body.sha256})")
 				}
 			}
 			s.Dedupe = g.Dedupe
@@ -155,14 +164,21 @@ func (g *Guard) Resolve() (*Settings, error) {
 			s.Leeway = time.Duration(*j.Leeway)
 		}
 	}
+	if g.HMAC != nil {
+		h, err := resolveHMAC(p, g.HMAC)
+		if err != nil {
+			return nil, fail("hmac: %w", err)
+		}
+		s.HMAC = h
+	}
 	return s, nil
 }
 
 // checkAuth requires at least one authentication and rejects incomplete
 // lines, including secrets that expanded to nothing.
 func (g *Guard) checkAuth() error {
-	if len(g.BasicAuth)+len(g.QuerySecret)+len(g.HeaderSecret)+len(g.SignedURL) == 0 && g.JWT == nil {
-		return errors.New("no authentication configured: add basic_auth, query_secret, header_secret, signed_url or jwt")
+	if len(g.BasicAuth)+len(g.QuerySecret)+len(g.HeaderSecret)+len(g.SignedURL) == 0 && g.JWT == nil && g.HMAC == nil {
+		return errors.New("no authentication configured: add basic_auth, query_secret, header_secret, signed_url, hmac or jwt")
 	}
 	for _, b := range g.BasicAuth {
 		switch {
