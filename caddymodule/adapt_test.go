@@ -154,7 +154,7 @@ func TestAdaptOrderAndMinimal(t *testing.T) {
 // with a message that names the directive and the problem.
 func TestAdaptErrors(t *testing.T) {
 	tests := []struct{ name, body, want string }{
-		{"unknown preset", "callback_guard stripe {\n query_secret t s\n}", `callback_guard: unknown preset "stripe"`},
+		{"unknown preset", "callback_guard paypal {\n query_secret t s\n}", `callback_guard: unknown preset "paypal"`},
 		{"missing preset", `callback_guard`, "callback_guard: missing preset"},
 		{"unknown subdirective", "callback_guard glopal {\n query_secret t s\n retry 3\n}", "callback_guard glopal: retry: unknown subdirective"},
 		{"missing argument", "callback_guard glopal {\n basic_auth user\n}", "callback_guard glopal: basic_auth: want 2 argument(s)"},

@@ -78,6 +78,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //		query_secret  <param> <secret>
 //		header_secret <header> <value>
 //		signed_url    <param> <secret>
+//		hmac          <secret> | hmac { … } (see unmarshalHMAC)
 //		jwt {
 //			from    form|json|header|query <name>
 //			key     <kid> <public-key-pem-file>
@@ -93,6 +94,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //		upstream_timeout <duration>
 //		max_body   <size>
 //		forward_claims off|header|body
+//		report_only
 //		store memory | redis <url>
 //		store_failure open|reject
 //	}
@@ -144,6 +146,15 @@ func (g *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			g.SignedURL = append(g.SignedURL, config.SignedURL{Param: args[0], Secret: args[1]})
+		case "hmac":
+			if err := unmarshalHMAC(d, g, args); err != nil {
+				return err
+			}
+		case "report_only":
+			if err := want(0, ""); err != nil {
+				return err
+			}
+			g.ReportOnly = true
 		case "jwt":
 			if len(args) != 0 {
 				return errf("takes a block, not arguments")
@@ -227,6 +238,11 @@ func (g *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	if _, err := compileTemplates(settings); err != nil {
 		return d.Err(err.Error())
+	}
+	if settings.HMAC != nil {
+		if err := hmacScheme(settings.HMAC).Check(); err != nil {
+			return d.Errf("%s %s: hmac: %v", config.Directive, g.Preset, err)
+		}
 	}
 	return nil
 }

@@ -46,12 +46,21 @@ func (g *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	var out verify.Output
 	if reason := g.check(r, body, arrival, &out); reason != "" {
+		if g.reporter != nil {
+			return g.reporter.report(w, r, next, body, reason, arrival)
+		}
 		g.reject(w, r, reason)
 		g.metrics.failed(reason)
 		g.done(resultRejected, arrival)
 		return nil
 	}
 	body, key := g.prepareForward(r, body, &out, arrival)
+	setForwardBody(r, body)
+	return g.deliver(w, r, next, arrival, key)
+}
+
+// setForwardBody makes body, read once, the body the next handler reads.
+func setForwardBody(r *http.Request, body []byte) {
 	if body != nil {
 		r.Body = newBodyReader(body)
 	} else {
@@ -62,7 +71,6 @@ func (g *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// Trailers would make the proxy send the body chunked again, and could
 	// carry forged X-Callback-* fields past the header check.
 	r.Trailer = nil
-	return g.deliver(w, r, next, arrival, key)
 }
 
 // bodyReader hands the body, read once, to the next handler: one
@@ -226,7 +234,7 @@ func (g *Handler) prepareForward(r *http.Request, body []byte, out *verify.Outpu
 	if g.event != nil {
 		if ev, ok := g.event.Resolve(&env); ok {
 			set(4, hdrEvent, ev)
-			if oc := g.outcome(ev); oc != "" {
+			if oc := g.outcome(&env, ev); oc != "" {
 				set(5, hdrOutcome, oc)
 			}
 		}
@@ -246,7 +254,16 @@ func (g *Handler) prepareForward(r *http.Request, body []byte, out *verify.Outpu
 	return body, key
 }
 
-func (g *Handler) outcome(event string) string {
+// outcome maps the event, or the preset's outcome template (Adyen's
+// success flag), to X-Callback-Outcome.
+func (g *Handler) outcome(env *template.Env, event string) string {
+	if g.outcomeFrom != nil {
+		v, ok := g.outcomeFrom.Resolve(env)
+		if !ok {
+			return ""
+		}
+		event = v
+	}
 	p := g.settings.Preset
 	if oc, ok := p.Outcomes[event]; ok {
 		return oc

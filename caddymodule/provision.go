@@ -42,13 +42,16 @@ func (g *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	g.templates, g.dedupe, g.event = ts.set, ts.dedupe, ts.event
+	g.templates, g.dedupe, g.event, g.outcomeFrom = ts.set, ts.dedupe, ts.event, ts.outcome
 	g.onTimeout = onTimeoutAnswer(s.OnTimeout)
 	if len(g.dedupe) > 0 {
 		if err := g.openStore(s); err != nil {
 			return fmt.Errorf("%s %s: store: %w", config.Directive, s.Preset.Name, err)
 		}
 		g.storeErrors = storeErrorCounter(g.store.Kind())
+	}
+	if s.ReportOnly {
+		g.reporter = g.newReporter()
 	}
 	return nil
 }
@@ -118,6 +121,19 @@ func expandSecrets(in config.Guard) (config.Guard, error) {
 			j.Keys[i].File = expand("jwt key "+j.Keys[i].KeyID, j.Keys[i].File)
 		}
 		g.JWT = &j
+	}
+	if in.HMAC != nil {
+		h := *in.HMAC
+		h.Secrets = append([]string(nil), in.HMAC.Secrets...)
+		for i := range h.Secrets {
+			h.Secrets[i] = expand("hmac secret", h.Secrets[i])
+		}
+		h.PublicKeys = append([]string(nil), in.HMAC.PublicKeys...)
+		for i := range h.PublicKeys {
+			h.PublicKeys[i] = expand("hmac public_key", h.PublicKeys[i])
+		}
+		h.NotificationURL = expand("hmac notification_url", h.NotificationURL)
+		g.HMAC = &h
 	}
 	if in.Store != nil {
 		st := *in.Store
@@ -190,6 +206,13 @@ func (g *Handler) buildVerifiers(guard *config.Guard, s *config.Settings) error 
 		add("signed_url", alts...)
 		g.needsClientURL = true
 	}
+	if s.HMAC != nil {
+		v, err := buildHMAC(s.HMAC)
+		if err != nil {
+			return fmt.Errorf("hmac: %w", err)
+		}
+		add("hmac", v)
+	}
 	if s.JWT != nil {
 		v, err := buildJWT(s)
 		if err != nil {
@@ -234,9 +257,10 @@ func buildJWT(s *config.Settings) (*jwtauth.Verifier, error) {
 
 // compiledTemplates are a guard's templates sharing one read of the body.
 type compiledTemplates struct {
-	set    *template.Set
-	dedupe []*template.Template
-	event  *template.Template
+	set     *template.Set
+	dedupe  []*template.Template
+	event   *template.Template
+	outcome *template.Template
 }
 
 func compileTemplates(s *config.Settings) (*compiledTemplates, error) {
@@ -258,6 +282,13 @@ func compileTemplates(s *config.Settings) (*compiledTemplates, error) {
 			return nil, fmt.Errorf("%s %s: event: %w", config.Directive, s.Preset.Name, err)
 		}
 		ts.event = t
+	}
+	if s.Preset.Outcome != "" {
+		t, err := ts.set.Compile(s.Preset.Outcome, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: outcome: %w", config.Directive, s.Preset.Name, err)
+		}
+		ts.outcome = t
 	}
 	return ts, nil
 }

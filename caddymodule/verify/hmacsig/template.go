@@ -200,3 +200,10 @@ func (v *Verifier) headerValue(h http.Header, name string) (string, bool) {
 	}
 	return vs[0], true
 }
+
+// CheckTemplate reports the errors of a signed template (body true) or a
+// timestamp template on its own, for the Caddyfile to point at its line.
+func CheckTemplate(src string, body bool) error {
+	_, err := parseTemplate(src, body)
+	return err
+}
