@@ -85,12 +85,12 @@ func TestReportOnly(t *testing.T) {
 
 	m := scrape(t, c)
 	for series, want := range map[string]float64{
-		`callback_guard_requests_total{provider="stripe",result="reported"}`:                     2,
-		`callback_guard_requests_total{provider="stripe",result="forwarded"}`:                    1,
-		`callback_guard_requests_total{provider="stripe",result="rejected"}`:                     0,
-		`callback_guard_verify_failures_total{provider="stripe",reason="invalid_signature"}`:     2,
-		`callback_guard_verify_failures_total{provider="avarda",reason="invalid_credentials"}`:   1,
-		`callback_guard_requests_total{provider="avarda",result="reported"}`:                     1,
+		`callback_guard_requests_total{provider="stripe",result="reported"}`:                          2,
+		`callback_guard_requests_total{provider="stripe",result="forwarded"}`:                         1,
+		`callback_guard_requests_total{provider="stripe",result="rejected"}`:                          0,
+		`callback_guard_verify_failures_total{provider="stripe",reason="invalid_signature"}`:          2,
+		`callback_guard_verify_failures_total{provider="avarda",reason="invalid_credentials"}`:        1,
+		`callback_guard_requests_total{provider="avarda",result="reported"}`:                          1,
 		`callback_guard_verify_failures_total{provider="stripe",reason="timestamp_out_of_tolerance"}`: 0,
 	} {
 		if got, ok := m[series]; !ok || got != want {
