@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -76,7 +77,7 @@ func TestAdaptFullSyntax(t *testing.T) {
 			max_age 1h
 		}
 		dedupe {claim.gid}:{claim.status} {header.X-Delivery} {query.id}
-		dedupe_ttl 2h
+		dedupe_ttl 1d12h
 		deadline 4500ms
 		on_timeout 202 "accepted, processing"
 		upstream_timeout 1m
@@ -108,15 +109,15 @@ func TestAdaptFullSyntax(t *testing.T) {
 			"keys":    []any{map[string]any{"kid": "kid-1", "file": "/etc/keys/kid-1_payglocal_mid.pem"}},
 			"secrets": []any{"hs"},
 			"algs":    []any{"RS256", "HS256"},
-			"leeway":  "10m0s",
-			"max_age": "1h0m0s",
+			"leeway":  float64(10 * time.Minute),
+			"max_age": float64(time.Hour),
 		},
 		// The adapter expands {header.*} and {query.*} shorthands.
 		"dedupe":           []any{"{claim.gid}:{claim.status}", "{http.request.header.X-Delivery}", "{http.request.uri.query.id}"},
-		"dedupe_ttl":       "2h0m0s",
-		"deadline":         "4.5s",
+		"dedupe_ttl":       float64(36 * time.Hour),
+		"deadline":         float64(4500 * time.Millisecond),
 		"on_timeout":       map[string]any{"status": float64(202), "body": "accepted, processing"},
-		"upstream_timeout": "1m0s",
+		"upstream_timeout": float64(time.Minute),
 		"max_body":         float64(65536),
 		"forward_claims":   "header",
 		"store":            map[string]any{"kind": "redis", "url": "redis://:pw@localhost:6379/2"},
@@ -151,21 +152,28 @@ func TestAdaptOrderAndMinimal(t *testing.T) {
 }
 
 // Configuration errors the Caddyfile adapter can see fail `caddy adapt`
-// with a message that names the directive and the problem.
+// with a message that names the directive (Caddy adds it), the problem,
+// and the line it is on.
 func TestAdaptErrors(t *testing.T) {
 	tests := []struct{ name, body, want string }{
-		{"unknown preset", "callback_guard paypal {\n query_secret t s\n}", `callback_guard: unknown preset "paypal"`},
-		{"missing preset", `callback_guard`, "callback_guard: missing preset"},
-		{"unknown subdirective", "callback_guard glopal {\n query_secret t s\n retry 3\n}", "callback_guard glopal: retry: unknown subdirective"},
-		{"missing argument", "callback_guard glopal {\n basic_auth user\n}", "callback_guard glopal: basic_auth: want 2 argument(s)"},
-		{"no authentication", "callback_guard glopal {\n dedupe off\n}", "callback_guard glopal: no authentication configured"},
-		{"empty secret", "callback_guard globiance {\n query_secret token \"\"\n}", "query_secret token: empty secret"},
-		{"bad duration", "callback_guard glopal {\n query_secret t s\n deadline soon\n}", `deadline: invalid duration "soon"`},
+		{"unknown preset", "callback_guard paypal {\n query_secret t s\n}", `unknown preset "paypal" (want one of glopal, globiance, avarda, payglocal, stripe, github, shopify, standard_webhooks, svix, paddle, razorpay, square, adyen, generic), at Caddyfile:2`},
+		{"missing preset", `callback_guard`, "missing preset (want one of glopal, globiance, avarda, payglocal, stripe, github, shopify, standard_webhooks, svix, paddle, razorpay, square, adyen, generic), at Caddyfile:2"},
+		{"argument after the preset", "callback_guard glopal extra {\n query_secret t s\n}", `unexpected argument "extra" after the preset, at Caddyfile:2`},
+		{"unknown subdirective", "callback_guard glopal {\n query_secret t s\n retry 3\n}", `unknown subdirective "retry", at Caddyfile:4`},
+		{"missing argument", "callback_guard glopal {\n basic_auth user\n}", "basic_auth: want <user> <password>, at Caddyfile:3"},
+		{"no authentication", "callback_guard glopal {\n dedupe off\n}", "no authentication configured: add basic_auth, query_secret, header_secret, signed_url, hmac or jwt, at Caddyfile:2"},
+		{"empty secret", "callback_guard globiance {\n query_secret token s\n query_secret key \"\"\n}", "query_secret key: empty secret (after placeholder expansion), at Caddyfile:4"},
+		{"bad duration", "callback_guard glopal {\n query_secret t s\n deadline soon\n}", `deadline: invalid duration "soon" (want a positive duration such as 4500ms, 10m or 1d), at Caddyfile:4`},
+		{"bad jwt duration", "callback_guard generic {\n jwt {\n  secret s\n  leeway -1s\n }\n}", `jwt leeway: invalid duration "-1s"`},
+		{"deadline past upstream_timeout", "callback_guard glopal {\n query_secret t s\n deadline 1m\n upstream_timeout 10s\n}", "deadline: 1m0s is longer than upstream_timeout 10s, at Caddyfile:4"},
+		{"upstream_timeout before the preset's deadline", "callback_guard avarda {\n query_secret t s\n upstream_timeout 5s\n}", "upstream_timeout: 5s is shorter than the avarda preset's deadline 10s, at Caddyfile:4"},
 		{"bad size", "callback_guard glopal {\n query_secret t s\n max_body lots\n}", `max_body: invalid size "lots"`},
 		{"bad template", "callback_guard glopal {\n query_secret t s\n dedupe {json.a\n}", "dedupe: template"},
-		{"unknown jwt subdirective", "callback_guard payglocal {\n jwt {\n  keys a b\n }\n}", "jwt keys: unknown jwt subdirective"},
-		{"jwt twice", "callback_guard generic {\n jwt {\n  secret a\n }\n jwt {\n  secret b\n }\n}", "jwt: given twice"},
-		{"forward_claims without jwt", "callback_guard glopal {\n query_secret t s\n forward_claims body\n}", "needs a jwt block"},
+		{"unknown jwt subdirective", "callback_guard payglocal {\n jwt {\n  keys a b\n }\n}", `unknown jwt subdirective "keys", at Caddyfile:4`},
+		{"jwt twice", "callback_guard generic {\n jwt {\n  secret a\n }\n jwt {\n  secret b\n }\n}", "jwt: given twice: put every key and secret in one jwt block, at Caddyfile:6"},
+		{"jwt source", "callback_guard generic {\n query_secret t s\n jwt {\n  secret a\n  from cookie x\n }\n}", `jwt: from: unknown source "cookie" (want form, json, header or query), at Caddyfile:4`},
+		{"forward_claims without jwt", "callback_guard glopal {\n query_secret t s\n forward_claims body\n}", "forward_claims: body needs a jwt block: there are no claims to forward, at Caddyfile:4"},
+		{"store", "callback_guard glopal {\n query_secret t s\n store redis\n}", "store: redis needs a URL, e.g. redis://localhost:6379/0, at Caddyfile:4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,8 +181,9 @@ func TestAdaptErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("adapted without error")
 			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("error %q, want it to contain %q", err, tt.want)
+			const directive = "parsing caddyfile tokens for 'callback_guard': "
+			if !strings.HasPrefix(err.Error(), directive) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %q, want %q", err, directive+tt.want)
 			}
 		})
 	}
@@ -197,15 +206,15 @@ func TestLoadErrors(t *testing.T) {
 	private := write("private.pem", "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n")
 	empty := write("empty-secret", "\n")
 	tests := []struct{ name, body, want string }{
-		{"unreadable key file", "callback_guard payglocal {\n jwt {\n  key k1 " + filepath.Join(dir, "missing.pem") + "\n }\n}", "callback_guard payglocal: jwt: key k1: cannot read key file"},
-		{"not a key", "callback_guard payglocal {\n jwt {\n  key k1 " + garbage + "\n }\n}", "callback_guard payglocal: jwt: key k1"},
-		{"private key instead of public", "callback_guard payglocal {\n jwt {\n  key k1 " + private + "\n }\n}", "callback_guard payglocal: jwt: key k1"},
-		{"key does not fit algs", "callback_guard payglocal {\n jwt {\n  key k1 " + ecKey.pubFile + "\n }\n}", "callback_guard payglocal: jwt"},
-		{"HMAC alg with only public keys", "callback_guard generic {\n jwt {\n  key k1 " + rsaKey.pubFile + "\n  algs HS256\n }\n}", "callback_guard generic: jwt"},
-		{"alg none", "callback_guard generic {\n jwt {\n  secret s\n  algs none\n }\n}", "callback_guard generic: jwt"},
-		{"secret empty after {env.*}", "callback_guard glopal {\n basic_auth glopal {env.CALLBACKGUARD_UNSET_FOR_TEST}\n}", "basic_auth glopal: empty password (after placeholder expansion)"},
-		{"secret empty after {file.*}", "callback_guard globiance {\n query_secret token {file." + empty + "}\n}", "query_secret token: empty secret (after placeholder expansion)"},
-		{"relative {file.*} left unexpanded", "callback_guard globiance {\n query_secret token {file.secret.txt}\n}", "callback_guard globiance: query_secret token"},
+		{"unreadable key file", "callback_guard payglocal {\n jwt {\n  key k1 " + filepath.Join(dir, "missing.pem") + "\n }\n}", "provision http.handlers.callback_guard: jwt: key k1: open "},
+		{"not a key", "callback_guard payglocal {\n jwt {\n  key k1 " + garbage + "\n }\n}", "provision http.handlers.callback_guard: jwt: key k1: "},
+		{"private key instead of public", "callback_guard payglocal {\n jwt {\n  key k1 " + private + "\n }\n}", "provision http.handlers.callback_guard: jwt: key k1: "},
+		{"key does not fit algs", "callback_guard payglocal {\n jwt {\n  key k1 " + ecKey.pubFile + "\n }\n}", "provision http.handlers.callback_guard: jwt: "},
+		{"HMAC alg with only public keys", "callback_guard generic {\n jwt {\n  key k1 " + rsaKey.pubFile + "\n  algs HS256\n }\n}", "provision http.handlers.callback_guard: jwt: "},
+		{"alg none", "callback_guard generic {\n jwt {\n  secret s\n  algs none\n }\n}", "provision http.handlers.callback_guard: jwt: "},
+		{"secret empty after {env.*}", "callback_guard glopal {\n basic_auth glopal {env.CALLBACKGUARD_UNSET_FOR_TEST}\n}", "provision http.handlers.callback_guard: basic_auth glopal: empty password (after placeholder expansion)"},
+		{"secret empty after {file.*}", "callback_guard globiance {\n query_secret token {file." + empty + "}\n}", "provision http.handlers.callback_guard: query_secret token: empty secret (after placeholder expansion)"},
+		{"relative {file.*} left unexpanded", "callback_guard globiance {\n query_secret token {file.secret.txt}\n}", "provision http.handlers.callback_guard: query_secret token: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

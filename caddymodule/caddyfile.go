@@ -1,10 +1,12 @@
 package caddymodule
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -56,16 +58,16 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 		case "store":
 			st, err := parseStore(args)
 			if err != nil {
-				return nil, d.Errf("%s global option: store: %v", config.Directive, err)
+				return nil, d.Errf("store: %v", err)
 			}
 			o.Store = st
 		case "store_failure":
 			if len(args) != 1 || (args[0] != config.StoreFailureOpen && args[0] != config.StoreFailureReject) {
-				return nil, d.Errf("%s global option: want store_failure open|reject", config.Directive)
+				return nil, d.Errf("store_failure: want open or reject")
 			}
 			o.StoreFailure = args[0]
 		default:
-			return nil, d.Errf("%s global option: unknown subdirective %q (want store or store_failure)", config.Directive, sub)
+			return nil, d.Errf("unknown subdirective %q (want store or store_failure)", sub)
 		}
 	}
 	return o, nil
@@ -104,24 +106,28 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 func (g *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
 	if !d.NextArg() {
-		return d.Errf("%s: missing preset (want one of %s)", config.Directive, strings.Join(config.PresetNames, ", "))
+		return d.Errf("missing preset (want one of %s)", strings.Join(config.PresetNames, ", "))
 	}
 	g.Preset = d.Val()
 	if _, ok := config.LookupPreset(g.Preset); !ok {
-		return d.Errf("%s: unknown preset %q (want one of %s)", config.Directive, g.Preset, strings.Join(config.PresetNames, ", "))
+		return d.Errf("unknown preset %q (want one of %s)", g.Preset, strings.Join(config.PresetNames, ", "))
 	}
+	directive := d.Token()
 	if d.NextArg() {
-		return d.Errf("%s %s: unexpected argument %q after the preset", config.Directive, g.Preset, d.Val())
+		return d.Errf("unexpected argument %q after the preset", d.Val())
 	}
+	// The line of each subdirective, to report what Resolve finds there.
+	lines := map[string][]caddyfile.Token{}
 	for d.NextBlock(0) {
 		sub := d.Val()
+		lines[sub] = append(lines[sub], d.Token())
 		errf := func(format string, args ...any) error {
-			return d.Errf("%s %s: %s: "+format, append([]any{config.Directive, g.Preset, sub}, args...)...)
+			return d.Errf("%s: "+format, append([]any{sub}, args...)...)
 		}
 		args := d.RemainingArgs()
 		want := func(n int, usage string) error {
 			if len(args) != n {
-				return errf("want %d argument(s): %s %s", n, sub, usage)
+				return errf("want %s", usage)
 			}
 			return nil
 		}
@@ -151,7 +157,7 @@ func (g *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 		case "report_only":
-			if err := want(0, ""); err != nil {
+			if err := want(0, "no argument"); err != nil {
 				return err
 			}
 			g.ReportOnly = true
@@ -162,7 +168,7 @@ func (g *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if g.JWT != nil {
 				return errf("given twice: put every key and secret in one jwt block")
 			}
-			j, err := unmarshalJWT(d, g.Preset)
+			j, err := unmarshalJWT(d)
 			if err != nil {
 				return err
 			}
@@ -176,21 +182,21 @@ func (g *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := want(1, "<duration>"); err != nil {
 				return err
 			}
-			v, err := config.ParseDuration(args[0])
+			v, err := caddy.ParseDuration(args[0])
 			if err != nil || v <= 0 {
-				return errf("invalid duration %q", args[0])
+				return errf("invalid duration %q (want a positive duration such as 4500ms, 10m or 1d)", args[0])
 			}
 			switch sub {
 			case "dedupe_ttl":
-				g.DedupeTTL = config.Duration(v)
+				g.DedupeTTL = caddy.Duration(v)
 			case "deadline":
-				g.Deadline = config.Duration(v)
+				g.Deadline = caddy.Duration(v)
 			default:
-				g.UpstreamTimeout = config.Duration(v)
+				g.UpstreamTimeout = caddy.Duration(v)
 			}
 		case "on_timeout":
 			if len(args) < 1 || len(args) > 2 {
-				return errf("want on_timeout <status> [<body>]")
+				return errf("want <status> [<body>]")
 			}
 			status, err := strconv.Atoi(args[0])
 			if err != nil {
@@ -226,31 +232,58 @@ func (g *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			g.StoreFailure = args[0]
 		default:
-			return errf("unknown subdirective")
+			return d.Errf("unknown subdirective %q", sub)
 		}
 	}
 	// Check what can be checked without the machine the config will run
 	// on (key files and placeholders are Provision's), so that `caddy
-	// adapt` already names the problem.
+	// adapt` already names the problem, at its line.
 	settings, err := g.Guard.Resolve()
-	if err != nil {
-		return d.Err(err.Error())
+	if err == nil {
+		_, err = compileTemplates(settings)
 	}
-	if _, err := compileTemplates(settings); err != nil {
-		return d.Err(err.Error())
-	}
-	if settings.HMAC != nil {
-		if err := hmacScheme(settings.HMAC).Check(); err != nil {
-			return d.Errf("%s %s: hmac: %v", config.Directive, g.Preset, err)
+	if err == nil && settings.HMAC != nil {
+		if herr := hmacScheme(settings.HMAC).Check(); herr != nil {
+			err = &config.FieldError{Field: "hmac", Index: -1, Err: fmt.Errorf("hmac: %w", herr)}
 		}
 	}
+	if err != nil {
+		return errAt(lineOf(err, lines, directive), err)
+	}
 	return nil
+}
+
+// lineOf is the line that set the field an error is about, or the
+// directive's when the error is about no one line (a global option's
+// store, no authentication at all).
+func lineOf(err error, lines map[string][]caddyfile.Token, directive caddyfile.Token) caddyfile.Token {
+	var fe *config.FieldError
+	if !errors.As(err, &fe) {
+		return directive
+	}
+	toks := lines[fe.Field]
+	switch {
+	case len(toks) == 0:
+		return directive
+	case fe.Index < 0 || fe.Index >= len(toks):
+		return toks[len(toks)-1] // the line that set a single value last
+	default:
+		return toks[fe.Index]
+	}
+}
+
+// errAt reports err at a token already passed, as d.Errf does at the
+// current one.
+func errAt(tok caddyfile.Token, err error) error {
+	d := caddyfile.NewDispenser([]caddyfile.Token{tok})
+	d.Next()
+	return d.WrapErr(err)
 }
 
 // parseStore reads `store memory [<size>]` or `store redis <url>`.
 func parseStore(args []string) (*config.Store, error) {
 	if len(args) == 0 || len(args) > 2 {
-		return nil, fmt.Errorf("want store memory [<size>], or store redis <url>")
+		return nil, errors.New("want memory [<size>] or redis <url>")
 	}
 	st := &config.Store{Kind: args[0]}
 	if len(args) == 2 {
@@ -268,28 +301,28 @@ func parseStore(args []string) (*config.Store, error) {
 	return st, nil
 }
 
-func unmarshalJWT(d *caddyfile.Dispenser, preset string) (*config.JWT, error) {
+func unmarshalJWT(d *caddyfile.Dispenser) (*config.JWT, error) {
 	j := new(config.JWT)
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		sub := d.Val()
 		errf := func(format string, args ...any) error {
-			return d.Errf("%s %s: jwt %s: "+format, append([]any{config.Directive, preset, sub}, args...)...)
+			return d.Errf("jwt %s: "+format, append([]any{sub}, args...)...)
 		}
 		args := d.RemainingArgs()
 		switch sub {
 		case "from":
 			if len(args) != 2 {
-				return nil, errf("want from form|json|header|query <name>")
+				return nil, errf("want form|json|header|query <name>")
 			}
 			j.From = append(j.From, config.TokenSource{Source: args[0], Name: args[1]})
 		case "key":
 			if len(args) != 2 {
-				return nil, errf("want key <kid> <public-key-pem-file>")
+				return nil, errf("want <kid> <public-key-pem-file>")
 			}
 			j.Keys = append(j.Keys, config.JWTKey{KeyID: args[0], File: args[1]})
 		case "secret":
 			if len(args) != 1 {
-				return nil, errf("want secret <hmac-secret>")
+				return nil, errf("want <hmac-secret>")
 			}
 			j.Secrets = append(j.Secrets, args[0])
 		case "algs":
@@ -299,20 +332,20 @@ func unmarshalJWT(d *caddyfile.Dispenser, preset string) (*config.JWT, error) {
 			j.Algs = append(j.Algs, args...)
 		case "leeway", "max_age":
 			if len(args) != 1 {
-				return nil, errf("want %s <duration>", sub)
+				return nil, errf("want <duration>")
 			}
-			v, err := config.ParseDuration(args[0])
+			v, err := caddy.ParseDuration(args[0])
 			if err != nil || v < 0 {
-				return nil, errf("invalid duration %q", args[0])
+				return nil, errf("invalid duration %q (want e.g. 30s, 10m or 1d)", args[0])
 			}
-			dv := config.Duration(v)
+			dv := caddy.Duration(v)
 			if sub == "leeway" {
 				j.Leeway = &dv
 			} else {
 				j.MaxAge = dv
 			}
 		default:
-			return nil, errf("unknown jwt subdirective")
+			return nil, d.Errf("unknown jwt subdirective %q", sub)
 		}
 	}
 	return j, nil

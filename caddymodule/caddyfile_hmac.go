@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/callbackguard/callbackguard/caddymodule/verify/hmacsig"
@@ -30,18 +31,18 @@ func unmarshalHMAC(d *caddyfile.Dispenser, g *Handler, args []string) error {
 	}
 	h := g.HMAC
 	if len(args) > 1 {
-		return d.Errf("%s %s: hmac: want hmac <secret>, or a block", config.Directive, g.Preset)
+		return d.Errf("hmac: want <secret>, or a block")
 	}
 	h.Secrets = append(h.Secrets, args...)
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		sub := d.Val()
 		errf := func(format string, a ...any) error {
-			return d.Errf("%s %s: hmac %s: "+format, append([]any{config.Directive, g.Preset, sub}, a...)...)
+			return d.Errf("hmac %s: "+format, append([]any{sub}, a...)...)
 		}
 		vals := d.RemainingArgs()
 		one := func(dst *string, usage string) error {
 			if len(vals) != 1 {
-				return errf("want %s %s", sub, usage)
+				return errf("want %s", usage)
 			}
 			if *dst != "" {
 				return errf("given twice")
@@ -53,12 +54,12 @@ func unmarshalHMAC(d *caddyfile.Dispenser, g *Handler, args []string) error {
 		switch sub {
 		case "secret":
 			if len(vals) != 1 {
-				return errf("want secret <secret>")
+				return errf("want <secret>")
 			}
 			h.Secrets = append(h.Secrets, vals[0])
 		case "public_key":
 			if len(vals) != 1 {
-				return errf("want public_key <whpk_ key>")
+				return errf("want <whpk_ key>")
 			}
 			h.PublicKeys = append(h.PublicKeys, vals[0])
 		case "secret_encoding":
@@ -71,7 +72,7 @@ func unmarshalHMAC(d *caddyfile.Dispenser, g *Handler, args []string) error {
 			err = one(&h.NotificationURL, "<url>")
 		case "header":
 			if len(vals) < 1 || len(vals) > 2 {
-				return errf("want header <name> [<prefix>]")
+				return errf("want <name> [<prefix>]")
 			}
 			if h.Header != "" {
 				return errf("given twice")
@@ -94,7 +95,7 @@ func unmarshalHMAC(d *caddyfile.Dispenser, g *Handler, args []string) error {
 		case "tolerance":
 			err = unmarshalTolerance(h, vals, errf)
 		default:
-			return errf("unknown hmac subdirective")
+			return d.Errf("unknown hmac subdirective %q", sub)
 		}
 		if err != nil {
 			return err
@@ -105,18 +106,18 @@ func unmarshalHMAC(d *caddyfile.Dispenser, g *Handler, args []string) error {
 
 func unmarshalTolerance(h *config.HMAC, vals []string, errf func(string, ...any) error) error {
 	if len(vals) < 1 || len(vals) > 2 {
-		return errf("want tolerance <past> [<future>]")
+		return errf("want <past> [<future>]")
 	}
 	if h.Tolerance != nil {
 		return errf("given twice")
 	}
-	var ds []config.Duration
+	var ds []caddy.Duration
 	for _, v := range vals {
-		d, err := config.ParseDuration(v)
+		d, err := caddy.ParseDuration(v)
 		if err != nil || d <= 0 {
-			return errf("invalid duration %q", v)
+			return errf("invalid duration %q (want a positive duration such as 5m or 1d)", v)
 		}
-		ds = append(ds, config.Duration(d))
+		ds = append(ds, caddy.Duration(d))
 	}
 	h.Tolerance = &ds[0]
 	if len(ds) == 2 {

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/callbackguard/callbackguard/internal/testcaddy"
 )
@@ -55,9 +56,9 @@ func TestAdaptHMAC(t *testing.T) {
 		{
 			"secrets": []any{"s1", "s2"}, "secret_encoding": "base64", "header": "X-Signature", "prefix": "sha512=",
 			"algorithm": "sha512", "encoding": "base64url", "signed": "{http.request.header.X-Time}.{body}",
-			"timestamp": "{http.request.header.X-Time}", "tolerance": "10m0s", "tolerance_future": "30s",
+			"timestamp": "{http.request.header.X-Time}", "tolerance": float64(10 * time.Minute), "tolerance_future": float64(30 * time.Second),
 		},
-		{"public_keys": []any{"whpk_1SiA4o9hyqTCpIqC5V9HUakiiaeACeqfZTInDBbOir4="}, "tolerance": "1h0m0s"},
+		{"public_keys": []any{"whpk_1SiA4o9hyqTCpIqC5V9HUakiiaeACeqfZTInDBbOir4="}, "tolerance": float64(time.Hour)},
 	}
 	for i, g := range guards {
 		if !reflect.DeepEqual(g["hmac"], want[i]) {
@@ -73,20 +74,20 @@ func TestAdaptHMAC(t *testing.T) {
 // where there is one.
 func TestAdaptHMACErrors(t *testing.T) {
 	tests := []struct{ name, body, want string }{
-		{"square without notification_url", "callback_guard square {\n hmac s\n}", "add notification_url"},
-		{"generic block without header", "callback_guard generic {\n hmac {\n  secret s\n }\n}", "callback_guard generic: hmac: no header"},
+		{"square without notification_url", "callback_guard square {\n hmac s\n}", "hmac: the square preset signs its notification URL: add notification_url <url> to the hmac block, exactly as configured at the provider, at Caddyfile:3"},
+		{"generic block without header", "callback_guard generic {\n hmac {\n  secret s\n }\n}", "hmac: no header: the generic preset needs header <name> [<prefix>] in its hmac block, at Caddyfile:3"},
 		{"unknown algorithm", "callback_guard github {\n hmac {\n  secret s\n  algorithm md5\n }\n}", `algorithm: unknown "md5"`},
 		{"empty secret", "callback_guard stripe {\n hmac \"\"\n}", "hmac: empty secret"},
-		{"{body} in timestamp", "callback_guard generic {\n hmac {\n  secret s\n  header X\n  timestamp {body}\n }\n}", "callback_guard generic: hmac timestamp: template \"{body}\": {body} is the raw body and stands only in signed, at Caddyfile:6"},
-		{"timestamp not signed", "callback_guard generic {\n hmac {\n  secret s\n  header X\n  timestamp {header.X-Time}\n }\n}", "is not part of signed"},
+		{"{body} in timestamp", "callback_guard generic {\n hmac {\n  secret s\n  header X\n  timestamp {body}\n }\n}", "hmac timestamp: template \"{body}\": {body} is the raw body and stands only in signed, at Caddyfile:6"},
+		{"timestamp not signed", "callback_guard generic {\n hmac {\n  secret s\n  header X\n  timestamp {header.X-Time}\n }\n}", `is not part of signed "{body}": an unsigned time proves nothing, at Caddyfile:3`},
 		{"{body} in dedupe", "callback_guard stripe {\n hmac s\n dedupe {body}\n}", "{body} is the raw body"},
 		{"unknown placeholder in signed", "callback_guard generic {\n hmac {\n  secret s\n  header X\n  signed {http.request.uri}{body}\n }\n}", "unknown placeholder {http.request.uri} (want {body}, {header.Name}, {signature.key} or {notification_url}), at Caddyfile:6"},
 		{"option twice", "callback_guard github {\n hmac {\n  secret s\n  encoding hex\n }\n hmac {\n  encoding base64\n }\n}", "hmac encoding: given twice"},
-		{"unknown option", "callback_guard github {\n hmac {\n  secret s\n  digest sha1\n }\n}", "hmac digest: unknown hmac subdirective"},
+		{"unknown option", "callback_guard github {\n hmac {\n  secret s\n  digest sha1\n }\n}", `unknown hmac subdirective "digest", at Caddyfile:5`},
 		{"bad tolerance", "callback_guard stripe {\n hmac {\n  secret s\n  tolerance soon\n }\n}", `hmac tolerance: invalid duration "soon"`},
 		{"adyen with a header", "callback_guard adyen {\n hmac {\n  secret 00ff\n  header X\n }\n}", "do not apply"},
 		{"public key on stripe", "callback_guard stripe {\n hmac {\n  public_key whpk_x\n }\n}", "only Standard Webhooks"},
-		{"report_only with an argument", "callback_guard stripe {\n hmac s\n report_only yes\n}", "report_only: want 0 argument(s)"},
+		{"report_only with an argument", "callback_guard stripe {\n hmac s\n report_only yes\n}", "report_only: want no argument, at Caddyfile:4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,11 +111,11 @@ func TestLoadHMACErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct{ name, body, want string }{
-		{"secret empty after {env.*}", "callback_guard stripe {\n hmac {env.CALLBACKGUARD_UNSET_FOR_TEST}\n}", "callback_guard stripe: hmac: empty secret (after placeholder expansion)"},
-		{"secret empty after {file.*}", "callback_guard github {\n hmac {file." + empty + "}\n}", "callback_guard github: hmac: empty secret"},
-		{"relative {file.*} unreadable", "callback_guard github {\n hmac {file.secret.txt}\n}", "callback_guard github: hmac: empty secret (after placeholder expansion)"},
-		{"not hex", "callback_guard adyen {\n hmac not-hex-s3cr3t\n}", "callback_guard adyen: hmac: secret 1: the secret is not valid hex"},
-		{"not a whsec", "callback_guard svix {\n hmac whsec_!!s3cr3t\n}", "callback_guard svix: hmac: secret 1: the secret is not valid whsec"},
+		{"secret empty after {env.*}", "callback_guard stripe {\n hmac {env.CALLBACKGUARD_UNSET_FOR_TEST}\n}", "provision http.handlers.callback_guard: hmac: empty secret (after placeholder expansion)"},
+		{"secret empty after {file.*}", "callback_guard github {\n hmac {file." + empty + "}\n}", "provision http.handlers.callback_guard: hmac: empty secret"},
+		{"relative {file.*} unreadable", "callback_guard github {\n hmac {file.secret.txt}\n}", "provision http.handlers.callback_guard: hmac: empty secret (after placeholder expansion)"},
+		{"not hex", "callback_guard adyen {\n hmac not-hex-s3cr3t\n}", "provision http.handlers.callback_guard: hmac: secret 1: the secret is not valid hex"},
+		{"not a whsec", "callback_guard svix {\n hmac whsec_!!s3cr3t\n}", "provision http.handlers.callback_guard: hmac: secret 1: the secret is not valid whsec"},
 		{"bad public key", "callback_guard standard_webhooks {\n hmac {\n  public_key whpk_s3cr3t\n }\n}", "public_key 1: want whpk_"},
 	}
 	for _, tt := range tests {

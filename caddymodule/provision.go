@@ -32,11 +32,11 @@ func (g *Handler) Provision(ctx caddy.Context) error {
 	}
 	g.settings = s
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
-		return fmt.Errorf("%s %s: metrics: %w", config.Directive, s.Preset.Name, err)
+		return fmt.Errorf("metrics: %w", err)
 	}
 	g.metrics = newGuardCounters(s.Preset.Name)
 	if err := g.buildVerifiers(&guard, s); err != nil {
-		return fmt.Errorf("%s %s: %w", config.Directive, s.Preset.Name, err)
+		return err
 	}
 	ts, err := compileTemplates(s)
 	if err != nil {
@@ -46,7 +46,7 @@ func (g *Handler) Provision(ctx caddy.Context) error {
 	g.onTimeout = onTimeoutAnswer(s.OnTimeout)
 	if len(g.dedupe) > 0 {
 		if err := g.openStore(s); err != nil {
-			return fmt.Errorf("%s %s: store: %w", config.Directive, s.Preset.Name, err)
+			return fmt.Errorf("store: %w", err)
 		}
 		g.storeErrors = storeErrorCounter(g.store.Kind())
 	}
@@ -89,7 +89,7 @@ func expandSecrets(in config.Guard) (config.Guard, error) {
 		}
 		out, err := repl.ReplaceOrErr(s, false, true)
 		if err != nil {
-			firstErr = fmt.Errorf("%s %s: %s: cannot expand placeholder: %w", config.Directive, in.Preset, what, err)
+			firstErr = fmt.Errorf("%s: %w", what, err)
 		}
 		return out
 	}
@@ -241,7 +241,7 @@ func buildJWT(s *config.Settings) (*jwtauth.Verifier, error) {
 	for _, k := range j.Keys {
 		data, err := os.ReadFile(k.File)
 		if err != nil {
-			return nil, fmt.Errorf("key %s: cannot read key file: %w", k.KeyID, err)
+			return nil, fmt.Errorf("key %s: %w", k.KeyID, err)
 		}
 		pub, err := jwtauth.ParsePublicKeyPEM(data)
 		if err != nil {
@@ -272,21 +272,21 @@ func compileTemplates(s *config.Settings) (*compiledTemplates, error) {
 	for _, src := range s.Dedupe {
 		t, err := ts.set.Compile(src, optional)
 		if err != nil {
-			return nil, fmt.Errorf("%s %s: dedupe: %w", config.Directive, s.Preset.Name, err)
+			return nil, &config.FieldError{Field: "dedupe", Index: -1, Err: fmt.Errorf("dedupe: %w", err)}
 		}
 		ts.dedupe = append(ts.dedupe, t)
 	}
 	if s.Preset.Event != "" {
 		t, err := ts.set.Compile(s.Preset.Event, nil)
 		if err != nil {
-			return nil, fmt.Errorf("%s %s: event: %w", config.Directive, s.Preset.Name, err)
+			return nil, fmt.Errorf("the %s preset's event: %w", s.Preset.Name, err)
 		}
 		ts.event = t
 	}
 	if s.Preset.Outcome != "" {
 		t, err := ts.set.Compile(s.Preset.Outcome, nil)
 		if err != nil {
-			return nil, fmt.Errorf("%s %s: outcome: %w", config.Directive, s.Preset.Name, err)
+			return nil, fmt.Errorf("the %s preset's outcome: %w", s.Preset.Name, err)
 		}
 		ts.outcome = t
 	}

@@ -1,18 +1,17 @@
 // Package config is the typed configuration of the callback_guard directive:
 // what a user writes (Guard, in Caddy's JSON as in the Caddyfile), the
-// provider presets, the defaults, and the validation. It imports nothing of
-// Caddy so that it can be read, tested and reused on its own.
+// provider presets, the defaults, and the validation. Of Caddy it uses only
+// caddy.Duration, so that a duration reads as everywhere in Caddy ("1d",
+// "4500ms", integer nanoseconds); it knows nothing of the request path.
 package config
 
 import (
-	"encoding/json"
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
-// Directive is the name errors are prefixed with.
+// Directive is the name of the Caddyfile directive and global option.
 const Directive = "callback_guard"
 
 // Defaults that no preset overrides.
@@ -78,14 +77,14 @@ type Guard struct {
 	// disables deduplication; empty means the preset's default.
 	Dedupe []string `json:"dedupe,omitempty"`
 	// DedupeTTL is how long an answer is kept for replay.
-	DedupeTTL Duration `json:"dedupe_ttl,omitempty"`
+	DedupeTTL caddy.Duration `json:"dedupe_ttl,omitempty"`
 	// Deadline is when the provider gets the on_timeout answer if the
 	// backend has not answered.
-	Deadline Duration `json:"deadline,omitempty"`
+	Deadline caddy.Duration `json:"deadline,omitempty"`
 	// OnTimeout is the answer at the deadline (default 504, empty body).
 	OnTimeout *OnTimeout `json:"on_timeout,omitempty"`
 	// UpstreamTimeout bounds the forward, from the request's arrival.
-	UpstreamTimeout Duration `json:"upstream_timeout,omitempty"`
+	UpstreamTimeout caddy.Duration `json:"upstream_timeout,omitempty"`
 	// MaxBody is the largest body accepted, in bytes; larger gets 413.
 	MaxBody int64 `json:"max_body,omitempty"`
 	// ForwardClaims passes verified JWT claims on: off, header or body.
@@ -133,9 +132,9 @@ type JWT struct {
 	// Algs is the allow-list; empty: every alg the keys fit.
 	Algs []string `json:"algs,omitempty"`
 	// Leeway is the clock skew allowed for exp, nbf and iat (default 1m).
-	Leeway *Duration `json:"leeway,omitempty"`
+	Leeway *caddy.Duration `json:"leeway,omitempty"`
 	// MaxAge rejects tokens issued longer ago than this (default off).
-	MaxAge Duration `json:"max_age,omitempty"`
+	MaxAge caddy.Duration `json:"max_age,omitempty"`
 }
 
 // TokenSource is one place a token may be: form, json, header or query,
@@ -167,47 +166,4 @@ type Store struct {
 	// it the oldest entries are evicted first. The store is shared by
 	// every guard of the process: the last guard provisioned sets it.
 	MaxBytes int64 `json:"max_bytes,omitempty"`
-}
-
-// Duration is a time.Duration that reads and writes JSON as Go duration
-// text ("4500ms", "10s") and also reads integer nanoseconds, as Caddy does.
-type Duration time.Duration
-
-// MarshalJSON writes the duration as text.
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Duration(d).String())
-}
-
-// UnmarshalJSON reads "10s"-style text or integer nanoseconds.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		v, err := ParseDuration(s)
-		if err != nil {
-			return err
-		}
-		*d = Duration(v)
-		return nil
-	}
-	n, err := strconv.ParseInt(string(b), 10, 64)
-	if err != nil {
-		return fmt.Errorf("duration must be text like \"10s\" or integer nanoseconds: %w", err)
-	}
-	*d = Duration(n)
-	return nil
-}
-
-// ParseDuration reads Go duration text and, like Caddy, a "d" suffix for days.
-func ParseDuration(s string) (time.Duration, error) {
-	if strings.HasSuffix(s, "d") {
-		days, err := strconv.ParseFloat(strings.TrimSuffix(s, "d"), 64)
-		if err != nil {
-			return 0, fmt.Errorf("invalid duration %q", s)
-		}
-		return time.Duration(days * 24 * float64(time.Hour)), nil
-	}
-	return time.ParseDuration(s)
 }

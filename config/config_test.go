@@ -2,9 +2,12 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 func TestPresetDefaults(t *testing.T) {
@@ -73,13 +76,13 @@ func TestOutcomes(t *testing.T) {
 }
 
 func TestOverridesAndPayGlocalJWT(t *testing.T) {
-	lee := Duration(10 * time.Minute)
+	lee := caddy.Duration(10 * time.Minute)
 	g := Guard{
 		Preset:          "payglocal",
 		JWT:             &JWT{Keys: []JWTKey{{KeyID: "k", File: "/k.pem"}}, Leeway: &lee},
 		Dedupe:          []string{"off"},
-		Deadline:        Duration(2 * time.Second),
-		UpstreamTimeout: Duration(5 * time.Second),
+		Deadline:        caddy.Duration(2 * time.Second),
+		UpstreamTimeout: caddy.Duration(5 * time.Second),
 		OnTimeout:       &OnTimeout{Status: 202, Body: "queued"},
 		MaxBody:         4096,
 		ForwardClaims:   "header",
@@ -104,33 +107,41 @@ func TestOverridesAndPayGlocalJWT(t *testing.T) {
 	}
 }
 
+// Errors name the field and the problem, and locate the field (and the
+// entry of a list) so that the Caddyfile adapter can point at its line.
 func TestResolveErrors(t *testing.T) {
 	ok := []QuerySecret{{Param: "token", Secret: "s"}}
+	two := []QuerySecret{{Param: "token", Secret: "s"}, {Param: "key"}}
 	tests := []struct {
-		name string
-		g    Guard
-		want string
+		name  string
+		g     Guard
+		want  string
+		field string // "": the error is about no one field
+		index int
 	}{
-		{"unknown preset", Guard{Preset: "paypal", QuerySecret: ok}, `unknown preset "paypal"`},
-		{"no preset", Guard{QuerySecret: ok}, "missing preset"},
-		{"no authentication", Guard{Preset: "glopal"}, "no authentication configured"},
-		{"payglocal without keys", Guard{Preset: "payglocal", JWT: &JWT{}}, "jwt: no key and no secret"},
-		{"empty secret", Guard{Preset: "globiance", QuerySecret: []QuerySecret{{Param: "token"}}}, "query_secret token: empty secret"},
-		{"empty password", Guard{Preset: "glopal", BasicAuth: []BasicAuth{{Username: "u"}}}, "basic_auth u: empty password"},
-		{"colon in user", Guard{Preset: "glopal", BasicAuth: []BasicAuth{{Username: "a:b", Password: "p"}}}, "contains ':'"},
-		{"empty header value", Guard{Preset: "avarda", HeaderSecret: []HeaderSecret{{Header: "Authorization"}}}, "header_secret Authorization: empty value"},
-		{"bad header name", Guard{Preset: "avarda", HeaderSecret: []HeaderSecret{{Header: "A B", Value: "v"}}}, "invalid header name"},
-		{"empty signed_url secret", Guard{Preset: "glopal", SignedURL: []SignedURL{{Param: "sig"}}}, "signed_url sig: empty secret"},
-		{"empty jwt secret", Guard{Preset: "generic", JWT: &JWT{Secrets: []string{""}}}, "jwt: empty secret"},
-		{"bad source", Guard{Preset: "generic", JWT: &JWT{Secrets: []string{"s"}, From: []TokenSource{{"cookie", "x"}}}}, `unknown source "cookie"`},
-		{"off with others", Guard{Preset: "generic", QuerySecret: ok, Dedupe: []string{"off", "{json.id}"}}, `"off" takes no other template`},
-		{"deadline past upstream_timeout", Guard{Preset: "generic", QuerySecret: ok, Deadline: Duration(time.Minute)}, "longer than upstream_timeout"},
-		{"on_timeout status", Guard{Preset: "generic", QuerySecret: ok, OnTimeout: &OnTimeout{Status: 99}}, "on_timeout: status 99"},
-		{"forward_claims without jwt", Guard{Preset: "generic", QuerySecret: ok, ForwardClaims: "header"}, "needs a jwt block"},
-		{"forward_claims mode", Guard{Preset: "generic", QuerySecret: ok, ForwardClaims: "query"}, `unknown mode "query"`},
-		{"store kind", Guard{Preset: "generic", QuerySecret: ok, Store: &Store{Kind: "etcd"}}, `unknown kind "etcd"`},
-		{"redis without url", Guard{Preset: "generic", QuerySecret: ok, Store: &Store{Kind: "redis"}}, "store redis needs a URL"},
-		{"store_failure", Guard{Preset: "generic", QuerySecret: ok, StoreFailure: "closed"}, `unknown mode "closed"`},
+		{"unknown preset", Guard{Preset: "paypal", QuerySecret: ok}, `preset: "paypal" is unknown (want one of glopal, globiance, avarda, payglocal, stripe, github, shopify, standard_webhooks, svix, paddle, razorpay, square, adyen, generic)`, "preset", -1},
+		{"no preset", Guard{QuerySecret: ok}, "missing preset (want one of glopal, ", "", 0},
+		{"no authentication", Guard{Preset: "glopal"}, "no authentication configured: add basic_auth, query_secret", "", 0},
+		{"payglocal without keys", Guard{Preset: "payglocal", JWT: &JWT{}}, "jwt: no key and no secret", "jwt", -1},
+		{"empty secret", Guard{Preset: "globiance", QuerySecret: []QuerySecret{{Param: "token"}}}, "query_secret token: empty secret", "query_secret", 0},
+		{"second entry", Guard{Preset: "globiance", QuerySecret: two}, "query_secret key: empty secret", "query_secret", 1},
+		{"empty password", Guard{Preset: "glopal", BasicAuth: []BasicAuth{{Username: "u"}}}, "basic_auth u: empty password", "basic_auth", 0},
+		{"colon in user", Guard{Preset: "glopal", BasicAuth: []BasicAuth{{Username: "a:b", Password: "p"}}}, `basic_auth: user "a:b" contains ':'`, "basic_auth", 0},
+		{"empty header value", Guard{Preset: "avarda", HeaderSecret: []HeaderSecret{{Header: "Authorization"}}}, "header_secret Authorization: empty value", "header_secret", 0},
+		{"bad header name", Guard{Preset: "avarda", HeaderSecret: []HeaderSecret{{Header: "A B", Value: "v"}}}, `header_secret: invalid header name "A B"`, "header_secret", 0},
+		{"empty signed_url secret", Guard{Preset: "glopal", SignedURL: []SignedURL{{Param: "sig"}}}, "signed_url sig: empty secret", "signed_url", 0},
+		{"empty jwt secret", Guard{Preset: "generic", JWT: &JWT{Secrets: []string{""}}}, "jwt: empty secret", "jwt", -1},
+		{"bad source", Guard{Preset: "generic", JWT: &JWT{Secrets: []string{"s"}, From: []TokenSource{{"cookie", "x"}}}}, `jwt: from: unknown source "cookie"`, "jwt", -1},
+		{"off with others", Guard{Preset: "generic", QuerySecret: ok, Dedupe: []string{"off", "{json.id}"}}, `dedupe: "off" takes no other template`, "dedupe", -1},
+		{"negative ttl", Guard{Preset: "generic", QuerySecret: ok, DedupeTTL: -1}, "dedupe_ttl: must be positive", "dedupe_ttl", -1},
+		{"deadline past upstream_timeout", Guard{Preset: "generic", QuerySecret: ok, Deadline: caddy.Duration(time.Minute)}, "deadline: 1m0s is longer than upstream_timeout 30s", "deadline", -1},
+		{"upstream_timeout before the preset's deadline", Guard{Preset: "avarda", QuerySecret: ok, UpstreamTimeout: caddy.Duration(5 * time.Second)}, "upstream_timeout: 5s is shorter than the avarda preset's deadline 10s", "upstream_timeout", -1},
+		{"on_timeout status", Guard{Preset: "generic", QuerySecret: ok, OnTimeout: &OnTimeout{Status: 99}}, "on_timeout: status 99", "on_timeout", -1},
+		{"forward_claims without jwt", Guard{Preset: "generic", QuerySecret: ok, ForwardClaims: "header"}, "forward_claims: header needs a jwt block", "forward_claims", -1},
+		{"forward_claims mode", Guard{Preset: "generic", QuerySecret: ok, ForwardClaims: "query"}, `forward_claims: unknown mode "query"`, "forward_claims", -1},
+		{"store kind", Guard{Preset: "generic", QuerySecret: ok, Store: &Store{Kind: "etcd"}}, `store: unknown kind "etcd"`, "store", -1},
+		{"redis without url", Guard{Preset: "generic", QuerySecret: ok, Store: &Store{Kind: "redis"}}, "store: redis needs a URL", "store", -1},
+		{"store_failure", Guard{Preset: "generic", QuerySecret: ok, StoreFailure: "closed"}, `store_failure: unknown mode "closed"`, "store_failure", -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,23 +149,34 @@ func TestResolveErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("accepted")
 			}
-			if !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "callback_guard") {
-				t.Fatalf("error %q, want it to name the directive and contain %q", err, tt.want)
+			if !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("error %q, want it to start with %q", err, tt.want)
+			}
+			var fe *FieldError
+			if errors.As(err, &fe) != (tt.field != "") || fe != nil && (fe.Field != tt.field || fe.Index != tt.index) {
+				t.Fatalf("located at %+v, want field %q index %d", fe, tt.field, tt.index)
 			}
 		})
 	}
 }
 
+// Durations are Caddy's: text with Caddy's units (d for days, also inside
+// a compound) or integer nanoseconds, written back as nanoseconds.
 func TestDurationJSON(t *testing.T) {
 	var g Guard
-	if err := json.Unmarshal([]byte(`{"preset":"glopal","deadline":"4500ms","dedupe_ttl":600000000000,"upstream_timeout":"1d"}`), &g); err != nil {
+	err := json.Unmarshal([]byte(`{"preset":"glopal","deadline":"4500ms","dedupe_ttl":600000000000,"upstream_timeout":"1d","jwt":{"leeway":"1d12h","max_age":"1.5d"}}`), &g)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if time.Duration(g.Deadline) != 4500*time.Millisecond || time.Duration(g.DedupeTTL) != 10*time.Minute || time.Duration(g.UpstreamTimeout) != 24*time.Hour {
-		t.Fatalf("%+v", g)
+	if time.Duration(g.Deadline) != 4500*time.Millisecond || time.Duration(g.DedupeTTL) != 10*time.Minute || time.Duration(g.UpstreamTimeout) != 24*time.Hour ||
+		time.Duration(*g.JWT.Leeway) != 36*time.Hour || time.Duration(g.JWT.MaxAge) != 36*time.Hour {
+		t.Fatalf("%+v %+v", g, g.JWT)
 	}
 	b, _ := json.Marshal(g)
-	if !strings.Contains(string(b), `"deadline":"4.5s"`) {
+	if !strings.Contains(string(b), `"deadline":4500000000`) {
 		t.Fatal(string(b))
+	}
+	if err := json.Unmarshal([]byte(`{"deadline":"soon"}`), &g); err == nil {
+		t.Fatal(`"soon" accepted as a duration`)
 	}
 }

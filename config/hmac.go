@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 // HMAC is a guard's hmac lines and block: a signature over the body, made
@@ -39,8 +41,8 @@ type HMAC struct {
 	// Tolerance is how old the timestamp may be, ToleranceFuture how far
 	// ahead of the clock. Default: 5m and 1m; a Tolerance given alone
 	// sets both.
-	Tolerance       *Duration `json:"tolerance,omitempty"`
-	ToleranceFuture *Duration `json:"tolerance_future,omitempty"`
+	Tolerance       *caddy.Duration `json:"tolerance,omitempty"`
+	ToleranceFuture *caddy.Duration `json:"tolerance_future,omitempty"`
 	// NotificationURL is the URL exactly as configured at the provider,
 	// for schemes that sign it (Square). Never rebuilt from the request.
 	NotificationURL string `json:"notification_url,omitempty"`
@@ -85,9 +87,22 @@ var genericScheme = SignatureScheme{
 	},
 }
 
-func durationPtr(d time.Duration) *Duration {
-	v := Duration(d)
+func durationPtr(d time.Duration) *caddy.Duration {
+	v := caddy.Duration(d)
 	return &v
+}
+
+// resolveHMAC resolves the guard's hmac lines, if any.
+func (g *Guard) resolveHMAC(s *Settings) error {
+	if g.HMAC == nil {
+		return nil
+	}
+	h, err := resolveHMAC(s.Preset, g.HMAC)
+	if err != nil {
+		return &FieldError{Field: "hmac", Index: -1, Err: fmt.Errorf("hmac: %w", err)}
+	}
+	s.HMAC = h
+	return nil
 }
 
 // resolveHMAC lays the user's block over the preset's scheme, itself laid

@@ -2,9 +2,12 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 // TestSignedPresetDefaults: the Presets table of the contract for the
@@ -88,8 +91,8 @@ func TestSignedPresetOutcomes(t *testing.T) {
 // TestHMACOverlay: an option left out keeps the preset's value; a header
 // brings its prefix; one tolerance sets both directions.
 func TestHMACOverlay(t *testing.T) {
-	wide := Duration(1000 * time.Hour)
-	future := Duration(2 * time.Minute)
+	wide := caddy.Duration(1000 * time.Hour)
+	future := caddy.Duration(2 * time.Minute)
 	g := Guard{Preset: "github", HMAC: &HMAC{Secrets: []string{"a", "b"}, Algorithm: "sha512"}}
 	s, err := g.Resolve()
 	if err != nil {
@@ -135,22 +138,23 @@ func TestHMACOverlay(t *testing.T) {
 func TestHMACErrors(t *testing.T) {
 	sec := []string{"s"}
 	tests := []struct {
-		name string
-		g    Guard
-		want string
+		name  string
+		g     Guard
+		want  string
+		field string
 	}{
-		{"square without notification_url", Guard{Preset: "square", HMAC: &HMAC{Secrets: sec}}, "add notification_url"},
-		{"generic without header", Guard{Preset: "generic", HMAC: &HMAC{Secrets: sec}}, "needs header <name> [<prefix>]"},
-		{"empty secret", Guard{Preset: "stripe", HMAC: &HMAC{Secrets: []string{""}}}, "hmac: empty secret"},
-		{"no secret", Guard{Preset: "stripe", HMAC: &HMAC{}}, "hmac: no secret"},
-		{"unknown algorithm", Guard{Preset: "github", HMAC: &HMAC{Secrets: sec, Algorithm: "md5"}}, `algorithm: unknown "md5"`},
-		{"unknown encoding", Guard{Preset: "github", HMAC: &HMAC{Secrets: sec, Encoding: "base32"}}, `encoding: unknown "base32"`},
-		{"unknown secret encoding", Guard{Preset: "github", HMAC: &HMAC{Secrets: sec, SecretEncoding: "rot13"}}, `secret_encoding: unknown "rot13"`},
-		{"public key on stripe", Guard{Preset: "stripe", HMAC: &HMAC{PublicKeys: []string{"whpk_x"}}}, "only Standard Webhooks"},
-		{"adyen with a header", Guard{Preset: "adyen", HMAC: &HMAC{Secrets: sec, Header: "X"}}, "do not apply"},
-		{"prefix without header", Guard{Preset: "github", HMAC: &HMAC{Secrets: sec, Prefix: "sha1="}}, "a prefix goes with its header"},
-		{"zero tolerance", Guard{Preset: "stripe", HMAC: &HMAC{Secrets: sec, Tolerance: new(Duration)}}, "tolerance must be positive"},
-		{"body in dedupe", Guard{Preset: "stripe", HMAC: &HMAC{Secrets: sec}, Dedupe: []string{"{body}"}}, "{body} is the raw body"},
+		{"square without notification_url", Guard{Preset: "square", HMAC: &HMAC{Secrets: sec}}, "add notification_url", "hmac"},
+		{"generic without header", Guard{Preset: "generic", HMAC: &HMAC{Secrets: sec}}, "needs header <name> [<prefix>]", "hmac"},
+		{"empty secret", Guard{Preset: "stripe", HMAC: &HMAC{Secrets: []string{""}}}, "hmac: empty secret", "hmac"},
+		{"no secret", Guard{Preset: "stripe", HMAC: &HMAC{}}, "hmac: no secret", "hmac"},
+		{"unknown algorithm", Guard{Preset: "github", HMAC: &HMAC{Secrets: sec, Algorithm: "md5"}}, `algorithm: unknown "md5"`, "hmac"},
+		{"unknown encoding", Guard{Preset: "github", HMAC: &HMAC{Secrets: sec, Encoding: "base32"}}, `encoding: unknown "base32"`, "hmac"},
+		{"unknown secret encoding", Guard{Preset: "github", HMAC: &HMAC{Secrets: sec, SecretEncoding: "rot13"}}, `secret_encoding: unknown "rot13"`, "hmac"},
+		{"public key on stripe", Guard{Preset: "stripe", HMAC: &HMAC{PublicKeys: []string{"whpk_x"}}}, "only Standard Webhooks", "hmac"},
+		{"adyen with a header", Guard{Preset: "adyen", HMAC: &HMAC{Secrets: sec, Header: "X"}}, "do not apply", "hmac"},
+		{"prefix without header", Guard{Preset: "github", HMAC: &HMAC{Secrets: sec, Prefix: "sha1="}}, "a prefix goes with its header", "hmac"},
+		{"zero tolerance", Guard{Preset: "stripe", HMAC: &HMAC{Secrets: sec, Tolerance: new(caddy.Duration)}}, "tolerance must be positive", "hmac"},
+		{"body in dedupe", Guard{Preset: "stripe", HMAC: &HMAC{Secrets: sec}, Dedupe: []string{"{body}"}}, "{body} is the raw body", "dedupe"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,8 +162,9 @@ func TestHMACErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("accepted")
 			}
-			if !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "callback_guard "+tt.g.Preset+": ") {
-				t.Fatalf("error %q, want the directive, the preset and %q", err, tt.want)
+			var fe *FieldError
+			if !strings.Contains(err.Error(), tt.want) || !errors.As(err, &fe) || fe.Field != tt.field {
+				t.Fatalf("error %q (%#v), want %q in field %s", err, fe, tt.want, tt.field)
 			}
 		})
 	}
