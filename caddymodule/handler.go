@@ -100,18 +100,6 @@ func (g *Handler) check(r *http.Request, body []byte, now time.Time, out *verify
 	return ""
 }
 
-// Verify checks a request offline, as the guard would at time now (for
-// `caddy callback verify`): it returns the kinds that passed and "" or the
-// reason of the failure. The handler must be provisioned; the request is
-// not modified.
-func (g *Handler) Verify(r *http.Request, body []byte, now time.Time) (verified string, reason verify.Reason, claims []byte) {
-	var out verify.Output
-	if reason := g.check(r, body, now, &out); reason != "" {
-		return "", reason, nil
-	}
-	return g.verified, "", out.ClaimsJSON
-}
-
 // verify runs the alternatives of one kind until one passes. When none
 // does, the reason reported is the most telling one: a credential that was
 // present and wrong says more than one that was absent.

@@ -3,6 +3,8 @@ package caddymodule_test
 import (
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,8 +16,9 @@ import (
 )
 
 // A run that exercises every verifier, accepted and rejected, with debug
-// logging on and the documented access-log filter: no log line holds a
-// secret, password or token.
+// logging on and the documented log filters: no line of the access log
+// file or of the process's own log holds a secret, password or token,
+// including PayGlocal's x-gl-token header and a JWT taken from the query.
 func TestLogsHoldNoSecret(t *testing.T) {
 	dir := t.TempDir()
 	key := newRSAKey(t, dir, "k1.pem")
@@ -38,21 +41,27 @@ func TestLogsHoldNoSecret(t *testing.T) {
 		format filter {
 			wrap json
 			fields {
+				request>uri query {
+					delete jwt
+				}
 				request>headers>X-Shop-Secret delete
+				request>headers>X-Gl-Token delete
 			}
 		}
 	}
 }
 :@HTTP@ {
 	log {
-		output stderr
+		output file @DIR@/access.log
 		format filter {
 			wrap json
 			fields {
 				request>uri query {
 					delete token
+					delete jwt
 				}
 				request>headers>X-Shop-Secret delete
+				request>headers>X-Gl-Token delete
 			}
 		}
 	}
@@ -98,6 +107,15 @@ func TestLogsHoldNoSecret(t *testing.T) {
 		}
 		reverse_proxy %[1]s
 	}
+	handle /hs-query {
+		callback_guard generic {
+			jwt {
+				from query jwt
+				secret %[7]s
+			}
+		}
+		reverse_proxy %[1]s
+	}
 }
 `, up.Addr(), "{env.CG_BASIC}", "{env.CG_QUERY}", "{env.CG_HEADER}", "{env.CG_SIGNED}", key.pubFile, "{env.CG_HMAC}", "{env.CG_BEARER}")
 	// Secrets come from the environment, as the README advises: with
@@ -137,6 +155,17 @@ func TestLogsHoldNoSecret(t *testing.T) {
 	for _, tok := range []string{pgTok, expiredTok} {
 		do(t, newRequest(t, "POST", base+"/payglocal", "application/x-www-form-urlencoded", "x-gl-token="+url.QueryEscape(tok)))
 	}
+	// The same callback with the token in a header, as PayGlocal also sends it.
+	pgHeaderTok := sign(t, jwt.SigningMethodRS256, key.priv, map[string]any{"kid": "k1"}, jwt.MapClaims{
+		"gid": "gl_hdr", "status": "SENT_FOR_CAPTURE", "iat": fmt.Sprint(now.UnixMilli()), "exp": 300000,
+	})
+	for _, tok := range []string{pgHeaderTok, expiredTok} {
+		r := newRequest(t, "POST", base+"/payglocal", "application/x-www-form-urlencoded", "")
+		r.Header.Set("x-gl-token", tok)
+		if a := do(t, r); tok == pgHeaderTok && a.status != 200 {
+			t.Fatalf("token in the x-gl-token header: %d %q", a.status, a.body)
+		}
+	}
 	hsTok := sign(t, jwt.SigningMethodHS256, []byte(secrets["jwt hmac secret"]), nil, jwt.MapClaims{"sub": "x"})
 	badHS := sign(t, jwt.SigningMethodHS256, []byte("other"), nil, jwt.MapClaims{"sub": "x"})
 	for _, tok := range []string{hsTok, badHS} {
@@ -144,16 +173,33 @@ func TestLogsHoldNoSecret(t *testing.T) {
 		r.Header.Set("Authorization", "Bearer "+tok)
 		do(t, r)
 	}
+	// A JWT taken from the query stays in the forwarded URL, so
+	// reverse_proxy's debug line has it as well as the access log.
+	hsQueryTok := sign(t, jwt.SigningMethodHS256, []byte(secrets["jwt hmac secret"]), nil, jwt.MapClaims{"sub": "q"})
+	for _, tok := range []string{hsQueryTok, badHS} {
+		if a := do(t, newRequest(t, "POST", base+"/hs-query?a=1&jwt="+tok, "text/plain", "x")); tok == hsQueryTok && a.status != 200 {
+			t.Fatalf("token in the query: %d %q", a.status, a.body)
+		}
+	}
 	time.Sleep(200 * time.Millisecond)
 	c.Stop()
 
-	logs := c.Log()
-	if !strings.Contains(logs, `"level":"debug"`) || !strings.Contains(logs, "callback rejected") || !strings.Contains(logs, "handled request") {
-		t.Fatalf("the run did not log at debug with access logs:\n%s", logs)
+	access, err := os.ReadFile(filepath.Join(c.Dir, "access.log"))
+	if err != nil {
+		t.Fatal(err)
 	}
+	logs := c.Log()
+	if !strings.Contains(logs, `"level":"debug"`) || !strings.Contains(logs, "callback rejected") || !strings.Contains(logs, "upstream roundtrip") {
+		t.Fatalf("the run did not log at debug:\n%s", logs)
+	}
+	if !strings.Contains(string(access), "handled request") || !strings.Contains(string(access), "/hs-query?a=1") {
+		t.Fatalf("the access log does not show the requests:\n%s", access)
+	}
+	logs += "\n" + string(access)
 	needles := map[string]string{
 		"payglocal token": pgTok, "expired token": expiredTok, "hs token": hsTok, "bad hs token": badHS,
 		"token signature": pgTok[strings.LastIndexByte(pgTok, '.')+1:], "inner status token": "inner-status-token",
+		"payglocal header token": pgHeaderTok, "query token": hsQueryTok,
 	}
 	for k, v := range secrets {
 		needles[k] = v

@@ -1,7 +1,8 @@
 // Package caddymodule is the Caddy glue of callbackguard: the
 // http.handlers.callback_guard module, its Caddyfile directive, provisioning
 // and the request pipeline. Import it in a Caddy build
-// (xcaddy build --with github.com/callbackguard/callbackguard/caddymodule).
+// (xcaddy build --with github.com/callbackguard/callbackguard/caddymodule);
+// it brings the `caddy callback` command (package cli) with it.
 package caddymodule
 
 import (

@@ -60,4 +60,8 @@ func main() { caddycmd.Main() }
 	if out := run(filepath.Join(dir, "caddy"), "list-modules"); !strings.Contains(out, "http.handlers.callback_guard") {
 		t.Fatalf("the plugin build does not list the module:\n%s", out)
 	}
+	// The module brings its command (package cli) with it.
+	if out := run(filepath.Join(dir, "caddy"), "callback", "sign", "--help"); !strings.Contains(out, "payglocal") || !strings.Contains(out, "Exit codes:") {
+		t.Fatalf("the plugin build has no caddy callback command:\n%s", out)
+	}
 }

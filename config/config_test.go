@@ -180,3 +180,36 @@ func TestDurationJSON(t *testing.T) {
 		t.Fatal(`"soon" accepted as a duration`)
 	}
 }
+
+// Every preset says what its test delivery is: `caddy callback sign` has a
+// help line and a default event for each, and a body (unless the delivery
+// is only a token) that is JSON for the default event and carries the id,
+// so that another --id makes another delivery.
+func TestEveryPresetHasASample(t *testing.T) {
+	in := SampleInput{ID: "ord-1", Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	for _, name := range PresetNames {
+		t.Run(name, func(t *testing.T) {
+			p, ok := LookupPreset(name)
+			if !ok {
+				t.Fatal("no such preset")
+			}
+			s := p.Sample
+			if s.Help == "" || s.Event == "" {
+				t.Fatalf("help %q, event %q", s.Help, s.Event)
+			}
+			if (s.Body == nil) == (s.JWT == nil) {
+				t.Fatalf("a sample has a body or is a token only (body %v, jwt %v)", s.Body != nil, s.JWT != nil)
+			}
+			in.Event = s.Event
+			if s.Body != nil {
+				b, err := s.Body(in)
+				if err != nil || (s.ContentType == "" && !json.Valid(b)) || !strings.Contains(string(b), "ord-1") {
+					t.Fatalf("body %s, %v", b, err)
+				}
+			}
+			if s.JWT != nil && (s.JWT.In.Name == "" || s.JWT.Claims == nil || len(s.JWT.Claims(in)) == 0) {
+				t.Fatalf("token %+v", s.JWT)
+			}
+		})
+	}
+}

@@ -58,7 +58,7 @@ func TestSignedPresetDefaults(t *testing.T) {
 			if s.HMAC.Syntax != tt.syntax || s.HMAC.HMAC.Header != tt.header {
 				t.Errorf("scheme %+v", s.HMAC)
 			}
-			if s.Preset.Sample == nil {
+			if s.Preset.Sample.Body == nil || s.Preset.Sample.Help == "" {
 				t.Error("no sample delivery for the CLI")
 			}
 		})
@@ -170,23 +170,27 @@ func TestHMACErrors(t *testing.T) {
 	}
 }
 
-func TestSampleRender(t *testing.T) {
+func TestSignedSamples(t *testing.T) {
+	at := time.Unix(1700000000, 0)
 	for _, name := range PresetNames {
 		p, _ := LookupPreset(name)
-		if p.Sample == nil {
+		if p.Signature == nil {
 			continue
 		}
-		if body, _ := p.Sample.Render("id_1", "", time.Now()); !json.Valid(body) {
-			t.Errorf("%s: the sample body is not JSON: %s", name, body)
+		body, err := p.Sample.Body(SampleInput{ID: "id_1", Event: p.Sample.Event, Time: at})
+		if err != nil || !json.Valid(body) {
+			t.Errorf("%s: the sample body is not JSON: %s %v", name, body, err)
 		}
 	}
 	p, _ := LookupPreset("github")
-	body, hdr := p.Sample.Render("abc", "", time.Unix(1700000000, 0))
+	in := SampleInput{ID: "abc", Event: "push", Time: at}
+	body, _ := p.Sample.Body(in)
+	hdr := p.Sample.Headers(in)
 	if !strings.Contains(string(body), `"after":"abc"`) || hdr["X-GitHub-Event"] != "push" || hdr["X-GitHub-Delivery"] != "abc" {
 		t.Fatalf("%s %v", body, hdr)
 	}
 	p, _ = LookupPreset("stripe")
-	body, _ = p.Sample.Render("x1", "charge.failed", time.Unix(1700000000, 0))
+	body, _ = p.Sample.Body(SampleInput{ID: "x1", Event: "charge.failed", Time: at})
 	if !strings.Contains(string(body), `"type":"charge.failed"`) || !strings.Contains(string(body), `"created":1700000000`) {
 		t.Fatalf("%s", body)
 	}

@@ -36,13 +36,13 @@ type Preset struct {
 	// jwt block is laid over it: an explicit `from` replaces the sources,
 	// an explicit `algs` replaces the algorithms.
 	JWT *JWT
+	// Sample is the test delivery `caddy callback sign` makes for the
+	// preset (samples.go).
+	Sample Sample
 	// Signature is how the provider signs its bodies (nil: no scheme of
 	// its own; an hmac block then needs a header). The user's hmac block
 	// is laid over it.
 	Signature *SignatureScheme
-	// Sample is a delivery of the provider, for `caddy callback
-	// sign|send` (nil: none).
-	Sample *Sample
 }
 
 // Outcome values of X-Callback-Outcome.
@@ -88,6 +88,15 @@ var presets = map[string]*Preset{
 		Deadline:  4500 * time.Millisecond,
 		DedupeTTL: 10 * time.Minute,
 		Dedupe:    []string{"{body.sha256}"},
+		Sample: Sample{
+			Help: `checkout callback {"type":<event>,"checkout_id":<id>} (POST);
+with --signed-url and no body: the confirmation-page redirect,
+a GET of the signed --to URL.
+--event INVENTORY_CHECK (default) or CHECKOUT_PURCHASE`,
+			Event:             "INVENTORY_CHECK",
+			Body:              glopalSample,
+			SignedURLRedirect: true,
+		},
 	},
 	PresetGlobiance: {
 		Name:      PresetGlobiance,
@@ -105,6 +114,15 @@ var presets = map[string]*Preset{
 			"checkout.cancelled": OutcomeFailure,
 			"checkout.expired":   OutcomeFailure,
 		},
+		Sample: Sample{
+			Help: `webhook as Globiance documents it; checkoutId <id>, paymentId
+pay-<id>. --event <type>.<event>: payment.confirmed (default),
+payment.update, payment.settled, payment.dispute,
+"payment.refund success", "payment.refund rejected",
+checkout.completed, checkout.cancelled, checkout.expired`,
+			Event: "payment.confirmed",
+			Body:  globianceSample,
+		},
 	},
 	PresetAvarda: {
 		Name:           PresetAvarda,
@@ -113,6 +131,12 @@ var presets = map[string]*Preset{
 		Dedupe:         []string{"{json.purchaseId}"},
 		Event:          "purchase.completed",
 		OutcomeDefault: OutcomeSuccess,
+		Sample: Sample{
+			Help:  `purchase-completed callback {"purchaseId":<id>}`,
+			Event: "purchase.completed",
+			Body:  avardaSample,
+			NewID: avardaID,
+		},
 	},
 	PresetPayGlocal: {
 		Name:      PresetPayGlocal,
@@ -135,11 +159,31 @@ var presets = map[string]*Preset{
 			},
 			Algs: []string{"RS256"},
 		},
+		Sample: Sample{
+			Help: `form post x-gl-token=<RS256 JWT> shaped like PayGlocal's:
+header issued-by, is-digested, kid; claims gid and x-gl-gid
+gl_<id>, merchantUniqueId <id>, status <event>
+(SENT_FOR_CAPTURE by default; AUTHORIZED, ISSUER_DECLINE, ...),
+x-gl-merchantId, iat (a string of milliseconds), exp 300000
+(a lifetime in ms). Needs --jwt-key (and --kid).`,
+			Event: "SENT_FOR_CAPTURE",
+			JWT: &SampleJWT{
+				In:     TokenSource{Source: SourceForm, Name: "x-gl-token"},
+				Header: map[string]any{"issued-by": "GlocalDemo", "is-digested": "false"},
+				NoTyp:  true,
+				Claims: payglocalClaims,
+			},
+		},
 	},
 	PresetGeneric: {
 		Name:      PresetGeneric,
 		Deadline:  10 * time.Second,
 		DedupeTTL: 24 * time.Hour,
+		Sample: Sample{
+			Help:  `{"id":"evt_<id>","type":<event>,"order_id":<id>}, event order.paid by default`,
+			Event: "order.paid",
+			Body:  genericSample,
+		},
 	},
 	// The signed-body providers: presets_signed.go.
 	PresetStripe:           presetStripe,

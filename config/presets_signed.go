@@ -28,10 +28,11 @@ var presetStripe = &Preset{
 		Header: "Stripe-Signature", Signed: "{signature.t}.{body}", Timestamp: "{signature.t}",
 		Tolerance: durationPtr(5 * time.Minute), ToleranceFuture: durationPtr(time.Minute),
 	}},
-	Sample: &Sample{
+	Sample: Sample{
+		Help:  `a Stripe event, {"id":"evt_<id>","type":<event>,…}, event payment_intent.succeeded by default`,
 		Event: "payment_intent.succeeded",
-		Body: `{"id":"evt_{id}","object":"event","api_version":"2024-06-20","created":{unix},"livemode":false,` +
-			`"type":"{event}","data":{"object":{"id":"pi_{id}","object":"payment_intent","amount":2000,"currency":"usd","status":"succeeded"}}}`,
+		Body: textBody(`{"id":"evt_{id}","object":"event","api_version":"2024-06-20","created":{unix},"livemode":false,` +
+			`"type":"{event}","data":{"object":{"id":"pi_{id}","object":"payment_intent","amount":2000,"currency":"usd","status":"succeeded"}}}`),
 	},
 }
 
@@ -42,10 +43,11 @@ var presetGitHub = &Preset{
 	Dedupe:    []string{"{http.request.header.X-GitHub-Delivery}"},
 	Event:     "{http.request.header.X-GitHub-Event}",
 	Signature: &SignatureScheme{Syntax: SyntaxValue, HMAC: HMAC{Header: "X-Hub-Signature-256", Prefix: "sha256="}},
-	Sample: &Sample{
+	Sample: Sample{
+		Help:    `a GitHub push, with X-GitHub-Event <event> (push by default) and X-GitHub-Delivery <id>`,
 		Event:   "push",
-		Body:    `{"ref":"refs/heads/main","after":"{id}","repository":{"id":1296269,"full_name":"octo-org/demo"},"sender":{"login":"octocat"}}`,
-		Headers: map[string]string{"X-GitHub-Event": "{event}", "X-GitHub-Delivery": "{id}", "X-GitHub-Hook-ID": "1"},
+		Body:    textBody(`{"ref":"refs/heads/main","after":"{id}","repository":{"id":1296269,"full_name":"octo-org/demo"},"sender":{"login":"octocat"}}`),
+		Headers: textHeaders(map[string]string{"X-GitHub-Event": "{event}", "X-GitHub-Delivery": "{id}", "X-GitHub-Hook-ID": "1"}),
 	},
 }
 
@@ -60,13 +62,14 @@ var presetShopify = &Preset{
 		Alternates: map[string]string{"X-Shopify-Hmac-Sha256": "Shopify-Hmac-Sha256"},
 		HMAC:       HMAC{Header: "X-Shopify-Hmac-Sha256", Encoding: "base64"},
 	},
-	Sample: &Sample{
+	Sample: Sample{
+		Help:  `a Shopify order, with X-Shopify-Topic <event> (orders/paid by default) and X-Shopify-Webhook-Id <id>`,
 		Event: "orders/paid",
-		Body:  `{"id":"{id}","name":"#1001","currency":"USD","total_price":"10.00","financial_status":"paid","created_at":"{time}"}`,
-		Headers: map[string]string{
+		Body:  textBody(`{"id":"{id}","name":"#1001","currency":"USD","total_price":"10.00","financial_status":"paid","created_at":"{time}"}`),
+		Headers: textHeaders(map[string]string{
 			"X-Shopify-Topic": "{event}", "X-Shopify-Webhook-Id": "{id}",
 			"X-Shopify-Shop-Domain": "demo.myshopify.com", "X-Shopify-Triggered-At": "{time}",
-		},
+		}),
 	},
 }
 
@@ -88,10 +91,11 @@ var presetStandardWebhooks = &Preset{
 	Dedupe:    []string{"{http.request.header.webhook-id}"},
 	Event:     "{json.type}",
 	Signature: &SignatureScheme{Syntax: SyntaxStandardWebhooks, HMAC: standardWebhooksScheme("webhook")},
-	Sample: &Sample{
+	Sample: Sample{
+		Help:    `{"type":<event>,"data":{"id":"inv_<id>"}}, webhook-id msg_<id>, event invoice.paid by default`,
 		Event:   "invoice.paid",
-		Body:    `{"type":"{event}","timestamp":"{time}","data":{"id":"inv_{id}","status":"paid"}}`,
-		Headers: map[string]string{"webhook-id": "msg_{id}"},
+		Body:    textBody(`{"type":"{event}","timestamp":"{time}","data":{"id":"inv_{id}","status":"paid"}}`),
+		Headers: textHeaders(map[string]string{"webhook-id": "msg_{id}"}),
 	},
 }
 
@@ -108,10 +112,11 @@ var presetSvix = &Preset{
 		},
 		HMAC: standardWebhooksScheme("svix"),
 	},
-	Sample: &Sample{
+	Sample: Sample{
+		Help:    `{"type":<event>,"data":{"id":"inv_<id>"}}, svix-id msg_<id>, event invoice.paid by default`,
 		Event:   "invoice.paid",
-		Body:    `{"type":"{event}","timestamp":"{time}","data":{"id":"inv_{id}","status":"paid"}}`,
-		Headers: map[string]string{"svix-id": "msg_{id}"},
+		Body:    textBody(`{"type":"{event}","timestamp":"{time}","data":{"id":"inv_{id}","status":"paid"}}`),
+		Headers: textHeaders(map[string]string{"svix-id": "msg_{id}"}),
 	},
 }
 
@@ -130,10 +135,11 @@ var presetPaddle = &Preset{
 		Header: "Paddle-Signature", Signed: "{signature.ts}:{body}", Timestamp: "{signature.ts}",
 		Tolerance: durationPtr(5 * time.Second), ToleranceFuture: durationPtr(5 * time.Second),
 	}},
-	Sample: &Sample{
+	Sample: Sample{
+		Help:  `a Paddle Billing event, notification_id ntf_<id>, event transaction.completed by default`,
 		Event: "transaction.completed",
-		Body: `{"event_id":"evt_{id}","event_type":"{event}","occurred_at":"{time}","notification_id":"ntf_{id}",` +
-			`"data":{"id":"txn_{id}","status":"completed","currency_code":"USD"}}`,
+		Body: textBody(`{"event_id":"evt_{id}","event_type":"{event}","occurred_at":"{time}","notification_id":"ntf_{id}",` +
+			`"data":{"id":"txn_{id}","status":"completed","currency_code":"USD"}}`),
 	},
 }
 
@@ -149,11 +155,12 @@ var presetRazorpay = &Preset{
 		"payment.failed":   OutcomeFailure,
 	},
 	Signature: &SignatureScheme{Syntax: SyntaxValue, HMAC: HMAC{Header: "X-Razorpay-Signature"}},
-	Sample: &Sample{
+	Sample: Sample{
+		Help:  `a Razorpay event, X-Razorpay-Event-Id <id>, event payment.captured by default`,
 		Event: "payment.captured",
-		Body: `{"entity":"event","account_id":"acc_demo","event":"{event}","contains":["payment"],` +
-			`"payload":{"payment":{"entity":{"id":"pay_{id}","amount":50000,"currency":"INR","status":"captured"}}},"created_at":{unix}}`,
-		Headers: map[string]string{"X-Razorpay-Event-Id": "{id}"},
+		Body: textBody(`{"entity":"event","account_id":"acc_demo","event":"{event}","contains":["payment"],` +
+			`"payload":{"payment":{"entity":{"id":"pay_{id}","amount":50000,"currency":"INR","status":"captured"}}},"created_at":{unix}}`),
+		Headers: textHeaders(map[string]string{"X-Razorpay-Event-Id": "{id}"}),
 	},
 }
 
@@ -168,10 +175,11 @@ var presetSquare = &Preset{
 	Signature: &SignatureScheme{Syntax: SyntaxValue, HMAC: HMAC{
 		Header: "x-square-hmacsha256-signature", Encoding: "base64", Signed: "{notification_url}{body}",
 	}},
-	Sample: &Sample{
+	Sample: Sample{
+		Help:  `a Square event, event_id <id>, event payment.updated by default; needs the notification URL`,
 		Event: "payment.updated",
-		Body: `{"merchant_id":"MLDEMO","type":"{event}","event_id":"{id}","created_at":"{time}",` +
-			`"data":{"type":"payment","id":"{id}","object":{"payment":{"id":"{id}","status":"COMPLETED"}}}}`,
+		Body: textBody(`{"merchant_id":"MLDEMO","type":"{event}","event_id":"{id}","created_at":"{time}",` +
+			`"data":{"type":"payment","id":"{id}","object":{"payment":{"id":"{id}","status":"COMPLETED"}}}}`),
 	},
 }
 
@@ -187,10 +195,11 @@ var presetAdyen = &Preset{
 	Outcomes:  map[string]string{"true": OutcomeSuccess, "false": OutcomeFailure},
 	// The HMAC key is shown in hex in Adyen's Customer Area.
 	Signature: &SignatureScheme{Syntax: SyntaxAdyen, HMAC: HMAC{SecretEncoding: "hex", Encoding: "base64"}},
-	Sample: &Sample{
+	Sample: Sample{
+		Help:  `an Adyen notification of one item, pspReference <id>, eventCode <event> (AUTHORISATION by default)`,
 		Event: "AUTHORISATION",
-		Body: `{"live":"false","notificationItems":[{"NotificationRequestItem":{"pspReference":"{id}",` +
+		Body: textBody(`{"live":"false","notificationItems":[{"NotificationRequestItem":{"pspReference":"{id}",` +
 			`"merchantAccountCode":"DemoShop","merchantReference":"order-{id}","amount":{"value":1130,"currency":"EUR"},` +
-			`"eventCode":"{event}","eventDate":"{time}","success":"true","additionalData":{}}}]}`,
+			`"eventCode":"{event}","eventDate":"{time}","success":"true","additionalData":{}}}]}`),
 	},
 }

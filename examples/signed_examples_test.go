@@ -122,13 +122,19 @@ func signAdyenSample(t *testing.T, key string, body []byte, _ time.Time, _ http.
 // sampleDelivery is the preset's sample delivery, signed.
 func sampleDelivery(t *testing.T, ex signedExample, secret, id string, ts time.Time) ([]byte, http.Header) {
 	p, ok := config.LookupPreset(ex.preset)
-	if !ok || p.Sample == nil {
+	if !ok || p.Sample.Body == nil {
 		t.Fatalf("preset %s has no sample", ex.preset)
 	}
-	body, hdrs := p.Sample.Render(id, "", ts)
+	in := config.SampleInput{ID: id, Event: p.Sample.Event, Time: ts}
+	body, err := p.Sample.Body(in)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := http.Header{"Content-Type": {"application/json"}}
-	for k, v := range hdrs {
-		h.Set(k, v)
+	if p.Sample.Headers != nil {
+		for k, v := range p.Sample.Headers(in) {
+			h.Set(k, v)
+		}
 	}
 	return ex.sign(t, secret, body, ts, h), h
 }

@@ -11,9 +11,13 @@
 //
 // The server cannot run node, and Go's net/url serializes differently
 // ('~' and '*', order of repeated keys, '+' for spaces, path dot segments),
-// so this package re-implements exactly the pieces of the WHATWG URL
-// standard that the canonical string depends on, and its tests check them
-// against node.
+// so the WHATWG URL parser of nlnwa/whatwg-url gives the scheme, host and
+// path, this package serializes the query as URLSearchParams does, and its
+// tests check both against node.
+//
+// A request whose path the parser would rewrite (dot segments, a
+// backslash) or whose target holds a fragment is rejected: the backend
+// gets the target as written, so that is what must have been signed.
 package signedurl
 
 import (
@@ -22,6 +26,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"hash"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -32,12 +37,12 @@ import (
 // Kind is the subdirective name.
 const Kind = "signed_url"
 
-// Verifier checks one signed_url line. It is safe for concurrent use: the
-// only mutable part is a pool of per-call states, each with its own keyed
-// HMAC whose padded-key state is computed once and restored on Reset.
+// Verifier checks one signed_url line. It is safe for concurrent use.
 type Verifier struct {
 	param string
-	pool  sync.Pool // of *state with mac set
+	// macs holds keyed HMAC-SHA256 states: hmac.New hashes the padded key
+	// each time, Reset restores it.
+	macs sync.Pool
 }
 
 var _ verify.Verifier = (*Verifier)(nil)
@@ -53,9 +58,7 @@ func New(param string, secret []byte) (*Verifier, error) {
 	}
 	key := bytes.Clone(secret)
 	v := &Verifier{param: param}
-	v.pool.New = func() any {
-		return &state{mac: hmac.New(sha256.New, key)}
-	}
+	v.macs.New = func() any { return hmac.New(sha256.New, key) }
 	return v, nil
 }
 
@@ -77,39 +80,37 @@ func (v *Verifier) Kind() string { return Kind }
 func (v *Verifier) Param() string { return v.param }
 
 // Verify checks the signature of the request URL. The path and query are
-// read from the request line (in.Request.RequestURI, or the parsed URL
-// when that is empty, as in tests); scheme and host are in.Scheme and
-// in.Host, those the client used, which the caller resolves through trusted
-// proxies. The signature is the first <param> value, as searchParams.get
-// returns it. A missing or empty one is missing_signature; a malformed or
-// wrong one, or a URL node could not have parsed, is invalid_signature.
+// the request target the backend receives (see requestTarget); scheme and
+// host are in.Scheme and in.Host, those the client used, which the caller
+// resolves through trusted proxies. The signature is the first <param>
+// value, as searchParams.get returns it. A missing or empty one is
+// missing_signature; a malformed or wrong one, a URL node could not have
+// parsed, or a target the URL parser would rewrite (checkTarget) is
+// invalid_signature.
 func (v *Verifier) Verify(in *verify.Input, _ *verify.Output) error {
-	target := ""
-	if r := in.Request; r != nil {
-		target = r.RequestURI
-		if target == "" && r.URL != nil {
-			target = r.URL.RequestURI()
-		}
+	target := requestTarget(in.Request)
+	if err := checkTarget(target); err != nil {
+		return verify.Fail(verify.ReasonInvalidSignature, err.Error())
 	}
-	s := v.pool.Get().(*state)
-	defer putState(&v.pool, s)
-
-	ok := s.build(in.Scheme, in.Host, target, v.param)
-	sig := s.sig()
+	canonical, sig, found, err := canonicalRequest(in.Scheme, in.Host, target, v.param)
 	switch {
-	case !s.found || len(sig) == 0:
+	case err != nil:
+		return verify.Fail(verify.ReasonInvalidSignature, err.Error())
+	case !found || sig == "":
 		return verify.Fail(verify.ReasonMissingSignature, "no "+v.param+" query parameter")
-	case !ok:
-		return verify.Fail(verify.ReasonInvalidSignature, "request scheme, host or port is not valid in a URL")
-	case len(sig) != 2*sha256.Size:
+	}
+	var want [sha256.Size]byte
+	if len(sig) != hex.EncodedLen(len(want)) {
 		return verify.Fail(verify.ReasonInvalidSignature, "signature is not 64 hex digits")
 	}
-	if _, err := hex.Decode(s.want[:], sig); err != nil {
+	if _, err := hex.Decode(want[:], []byte(sig)); err != nil {
 		return verify.Fail(verify.ReasonInvalidSignature, "signature is not 64 hex digits")
 	}
-	s.mac.Reset()
-	s.mac.Write(s.out)
-	if !hmac.Equal(s.mac.Sum(s.sum[:0]), s.want[:]) {
+	mac := v.macs.Get().(hash.Hash)
+	defer v.macs.Put(mac)
+	mac.Reset()
+	mac.Write([]byte(canonical))
+	if !hmac.Equal(mac.Sum(nil), want[:]) {
 		return verify.Fail(verify.ReasonInvalidSignature, "signature does not match the request URL")
 	}
 	return nil
@@ -121,8 +122,9 @@ func (v *Verifier) Verify(in *verify.Input, _ *verify.Output) error {
 // spaces and control characters, which the URL parser ignores, are
 // trimmed, so that the appended parameter cannot make them significant); a
 // fragment stays at the end and is not signed. It is an error if rawURL
-// already carries param: the verifier reads the first occurrence, so the
-// appended one would never be checked.
+// already carries param (the verifier reads the first occurrence, so the
+// appended one would never be checked), and if its path or query is one
+// the verifier rejects (checkTarget).
 func Sign(rawURL, param string, secret []byte) (string, error) {
 	if err := checkParam(param); err != nil {
 		return "", err
@@ -130,35 +132,34 @@ func Sign(rawURL, param string, secret []byte) (string, error) {
 	if len(secret) == 0 {
 		return "", errors.New("signed_url: the secret is empty")
 	}
-	canonical, _, found, err := CanonicalURL(rawURL, param)
+	canonical, _, found, target, err := canonicalURL(rawURL, param)
 	if err != nil {
 		return "", err
 	}
 	if found {
 		return "", errors.New("signed_url: the URL already has a " + param + " parameter")
 	}
+	if err := checkTarget(target); err != nil {
+		return "", errors.New("signed_url: the guard rejects this URL: " + err.Error())
+	}
 	mac := hmac.New(sha256.New, secret)
 	mac.Write([]byte(canonical))
-	var sum [sha256.Size]byte
 
-	u := strings.Trim(rawURL, c0OrSpace)
-	fragment := ""
-	if i := strings.IndexByte(u, '#'); i >= 0 {
-		u, fragment = u[:i], u[i:]
+	u, fragment, hasFragment := strings.Cut(strings.TrimFunc(rawURL, c0OrSpace), "#")
+	var b strings.Builder
+	b.WriteString(u)
+	switch q := strings.IndexByte(u, '?'); {
+	case q < 0:
+		b.WriteByte('?')
+	case q < len(u)-1 && u[len(u)-1] != '&': // not an empty query, nor one ending in '&'
+		b.WriteByte('&')
 	}
-	sep := "?"
-	if q := strings.IndexByte(u, '?'); q >= 0 {
-		sep = "&"
-		if q == len(u)-1 || u[len(u)-1] == '&' { // empty query, or one ending in '&'
-			sep = ""
-		}
+	formEncode(&b, param)
+	b.WriteByte('=')
+	b.WriteString(hex.EncodeToString(mac.Sum(nil)))
+	if hasFragment {
+		b.WriteByte('#')
+		b.WriteString(fragment)
 	}
-	b := make([]byte, 0, len(u)+len(sep)+len(param)*3+1+2*sha256.Size+len(fragment))
-	b = append(b, u...)
-	b = append(b, sep...)
-	b = appendFormEncoded(b, []byte(param))
-	b = append(b, '=')
-	b = hex.AppendEncode(b, mac.Sum(sum[:0]))
-	b = append(b, fragment...)
-	return string(b), nil
+	return b.String(), nil
 }

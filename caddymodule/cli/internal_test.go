@@ -1,13 +1,18 @@
-package caddymodule
+package cli
 
 import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/callbackguard/callbackguard/config"
 )
 
 func TestCommandParseCapture(t *testing.T) {
@@ -98,7 +103,7 @@ func TestCommandBuildDelivery(t *testing.T) {
 		t.Errorf("not deterministic:\n%s\n%s", d.body, d2.body)
 	}
 
-	d, _, err = buildDelivery([]string{"generic"}, &signFlags{to: "http://h/", jwtSecret: "s", jwtIn: "query:t", claims: []string{"n:=42", "s=str"}, jwtTTL: time.Minute, body: "x=1", bodySet: true}, nil)
+	d, _, err = buildDelivery([]string{"generic"}, &signFlags{to: "http://h/", jwtSecret: "s", jwtIn: "query:t", claims: []string{"n:=42", "s=str"}, jwtTTL: caddy.Duration(time.Minute), body: "x=1", bodySet: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,5 +166,26 @@ func TestCommandHelpers(t *testing.T) {
 	}
 	if _, err := parseAt("yesterday"); err == nil {
 		t.Error("parseAt accepted yesterday")
+	}
+	// Duration flags read as Caddy reads a duration.
+	var d durationFlag
+	if err := d.Set("1d12h"); err != nil || time.Duration(d) != 36*time.Hour {
+		t.Errorf("--jwt-ttl 1d12h: %v, %v", time.Duration(d), err)
+	}
+	if err := d.Set("soon"); err == nil {
+		t.Error("a duration flag accepted soon")
+	}
+}
+
+// The sign command's help describes each preset's sample as the preset
+// does.
+func TestSignHelpListsEveryPreset(t *testing.T) {
+	help := signLong()
+	for _, name := range config.PresetNames {
+		p, _ := config.LookupPreset(name)
+		first, _, _ := strings.Cut(p.Sample.Help, "\n")
+		if !strings.Contains(help, fmt.Sprintf("  %-10s %s\n", name, first)) {
+			t.Errorf("sign --help lacks %s's sample:\n%s", name, help)
+		}
 	}
 }

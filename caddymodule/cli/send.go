@@ -1,4 +1,4 @@
-package caddymodule
+package cli
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/spf13/cobra"
 )
 
@@ -52,7 +53,7 @@ func (r *sendResult) replayed() bool {
 func newSendCommand() *cobra.Command {
 	var f signFlags
 	var repeat, concurrency int
-	var timeout time.Duration
+	timeout := caddy.Duration(30 * time.Second)
 	var insecure, verbose bool
 	cmd := &cobra.Command{
 		Use:   "send <preset> --to <url> [credentials] [--repeat N] [--concurrency N]",
@@ -64,18 +65,14 @@ func newSendCommand() *cobra.Command {
 	fl := cmd.Flags()
 	fl.IntVar(&repeat, "repeat", 1, "send the same delivery `N` times")
 	fl.IntVar(&concurrency, "concurrency", 1, "send up to `N` at once")
-	fl.DurationVar(&timeout, "timeout", 30*time.Second, "give up on an answer after this long")
+	fl.Var((*durationFlag)(&timeout), "timeout", "give up on an answer after this `duration`")
 	fl.BoolVarP(&insecure, "insecure", "k", false, "accept any TLS certificate (e.g. Caddy's local CA)")
 	fl.BoolVarP(&verbose, "verbose", "v", false, "print the request, and every answer in full")
 	cmd.RunE = withExitCode(func(cmd *cobra.Command, args []string) (int, error) {
 		if repeat < 1 || concurrency < 1 {
 			return exitUsage, fmt.Errorf("--repeat and --concurrency must be at least 1")
 		}
-		f.bodySet = cmd.Flags().Changed("body")
-		d, warnings, err := buildDelivery(args, &f, cmd.InOrStdin())
-		for _, w := range warnings {
-			fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
-		}
+		d, err := f.delivery(cmd, args)
 		if err != nil {
 			return codeOf(err), err
 		}
@@ -87,7 +84,7 @@ func newSendCommand() *cobra.Command {
 			fmt.Fprintln(out, d.curl())
 			fmt.Fprintln(out)
 		}
-		results := sendAll(d, repeat, min(concurrency, repeat), timeout, insecure, func(r *sendResult) {
+		results := sendAll(d, repeat, min(concurrency, repeat), time.Duration(timeout), insecure, func(r *sendResult) {
 			if repeat > 1 {
 				printResultLine(out, r, verbose)
 			}

@@ -1,4 +1,10 @@
-package caddymodule
+// Package cli is the `caddy callback` command: it signs test deliveries
+// for each preset (sign), sends them (send), and verifies captured
+// requests offline with the guard a config puts on a route (verify).
+// The callback_guard module imports it, so that a Caddy built with the
+// module has the command; verify loads the guard through Caddy's module
+// registry, as OfflineGuard.
+package cli
 
 import (
 	"errors"
@@ -7,7 +13,30 @@ import (
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
+
+	"github.com/callbackguard/callbackguard/config"
 )
+
+func init() {
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "callback",
+		Usage: "sign|send|verify [<preset>] [flags]",
+		Short: "Signs, sends and verifies test payment-provider callbacks (callback_guard)",
+		Long:  strings.TrimSpace(callbackLong()),
+		CobraFunc: func(cmd *cobra.Command) {
+			cmd.SetFlagErrorFunc(flagError)
+			cmd.Args = cobra.ArbitraryArgs
+			cmd.RunE = withExitCode(func(cmd *cobra.Command, args []string) (int, error) {
+				if len(args) > 0 {
+					return exitUsage, fmt.Errorf("unknown command %q: want sign, send or verify (see 'caddy callback --help')", args[0])
+				}
+				_ = cmd.Help()
+				return exitOK, nil
+			})
+			cmd.AddCommand(newSignCommand(), newSendCommand(), newVerifyCommand())
+		},
+	})
+}
 
 // Exit codes of `caddy callback`, documented in its help: scripts and CI
 // jobs branch on them.
@@ -29,7 +58,8 @@ const exitCodesHelp = `Exit codes:
   1  verification failed, or an answer was not 2xx (or never came)
   2  usage or configuration error`
 
-const callbackLong = `
+func callbackLong() string {
+	return `
 Tools for callback_guard: make correctly authenticated test deliveries for
 each preset, send them to a guarded endpoint, and check captured requests
 offline against a Caddyfile.
@@ -46,30 +76,10 @@ offline against a Caddyfile.
       guard that the Caddyfile puts on the route, and names the reason when
       it fails.
 
-Presets: glopal, globiance, avarda, payglocal, generic.
+Presets: ` + strings.Join(config.PresetNames, ", ") + `.
 Run 'caddy callback <sign|send|verify> --help' for each command's flags.
 
 ` + exitCodesHelp
-
-func init() {
-	caddycmd.RegisterCommand(caddycmd.Command{
-		Name:  "callback",
-		Usage: "sign|send|verify [<preset>] [flags]",
-		Short: "Signs, sends and verifies test payment-provider callbacks (callback_guard)",
-		Long:  strings.TrimSpace(callbackLong),
-		CobraFunc: func(cmd *cobra.Command) {
-			cmd.SetFlagErrorFunc(flagError)
-			cmd.Args = cobra.ArbitraryArgs
-			cmd.RunE = withExitCode(func(cmd *cobra.Command, args []string) (int, error) {
-				if len(args) > 0 {
-					return exitUsage, fmt.Errorf("unknown command %q: want sign, send or verify (see 'caddy callback --help')", args[0])
-				}
-				_ = cmd.Help()
-				return exitOK, nil
-			})
-			cmd.AddCommand(newSignCommand(), newSendCommand(), newVerifyCommand())
-		},
-	})
 }
 
 // usageError marks an error as a usage or configuration error (exit 2).
