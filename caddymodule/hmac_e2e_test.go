@@ -3,6 +3,7 @@ package caddymodule_test
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -188,5 +189,41 @@ func TestStripeRetryIsReplayed(t *testing.T) {
 	}
 	if retry.header.Get("X-Callback-Replayed") != "true" || up.Count() != 1 {
 		t.Fatalf("retry replayed %q, upstream saw %d", retry.header.Get("X-Callback-Replayed"), up.Count())
+	}
+}
+
+// Secrets from {env.*} and {file.*} in a JSON config (no Caddyfile
+// adapter), expanded when the config loads.
+func TestHMACSecretsFromEnvAndFileInJSON(t *testing.T) {
+	stripe := signedProviders()[0]
+	up := testcaddy.NewUpstream(t)
+	dir := t.TempDir()
+	file := dir + "/stripe-secret"
+	if err := os.WriteFile(file, []byte(stripe.secrets[1]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`{
+	"admin": {"listen": "@ADMIN@"},
+	"apps": {"http": {"servers": {"srv0": {
+		"listen": [":@HTTP@"],
+		"routes": [{
+			"handle": [
+				{"handler": "callback_guard", "preset": "stripe",
+				 "hmac": {"secrets": ["{env.CALLBACKGUARD_TEST_STRIPE}", "{file.%s}"], "tolerance": 600000000000}},
+				{"handler": "reverse_proxy", "upstreams": [{"dial": %q}]}
+			]
+		}]
+	}}}}
+}`, file, up.Addr())
+	c := testcaddy.Start(t, cfg, testcaddy.Options{Adapter: "json", Env: []string{"CALLBACKGUARD_TEST_STRIPE=" + stripe.secrets[0]}})
+	for i, secret := range stripe.secrets {
+		body, h := stripe.deliver(t, secret, fmt.Sprint("json-", i), time.Now().Add(-8*time.Minute))
+		if a := post(t, c.URL+"/", body, h); a.status != 200 {
+			t.Fatalf("secret %d (tolerance 10m): %d %s", i+1, a.status, a.body)
+		}
+	}
+	body, h := stripe.deliver(t, "{env.CALLBACKGUARD_TEST_STRIPE}", "json-literal", time.Now())
+	if a := post(t, c.URL+"/", body, h); a.status != 401 {
+		t.Fatalf("the placeholder's text must not be a secret: %d", a.status)
 	}
 }
