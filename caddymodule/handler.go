@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"io"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -265,16 +264,10 @@ func formatDeadline(t time.Time) string {
 	return string(t.UTC().AppendFormat(buf[:0], "2006-01-02T15:04:05.000Z07:00"))
 }
 
+// isFormBody reports whether the body is a form as PHP reads the
+// Content-Type, so that {form.*} reads the fields a backend reads.
 func isFormBody(r *http.Request) bool {
-	ct := r.Header.Get("Content-Type")
-	if ct == "" {
-		return false
-	}
-	if strings.HasPrefix(ct, "application/x-www-form-urlencoded") && (len(ct) == 33 || ct[33] == ';' || ct[33] == ' ') {
-		return true
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && mt == "application/x-www-form-urlencoded"
+	return verify.IsFormMediaType(verify.MediaType(r.Header.Get("Content-Type")))
 }
 
 // clientURL returns the scheme and host the client used: from

@@ -42,7 +42,7 @@ func TestPresetDefaults(t *testing.T) {
 				t.Errorf("event %q", s.Preset.Event)
 			}
 			if s.MaxBody != 1<<20 || s.UpstreamTimeout != 30*time.Second || s.OnTimeout.Status != 504 ||
-				s.ForwardClaims != "off" || s.Store.Kind != "memory" || s.StoreFailure != "open" || s.Leeway != time.Minute {
+				(s.ForwardClaims == "header") != (tt.preset == "payglocal") || s.Store.Kind != "memory" || s.StoreFailure != "open" || s.Leeway != time.Minute {
 				t.Errorf("defaults: %+v", s)
 			}
 		})

@@ -32,6 +32,8 @@ type Preset struct {
 	// OutcomeDefault is the outcome of a known event that Outcomes does not
 	// list; empty means no header.
 	OutcomeDefault string
+	// ForwardClaims is the default forward_claims mode; empty: off.
+	ForwardClaims string
 	// JWT holds the token defaults of the preset (nil: none). The user's
 	// jwt block is laid over it: an explicit `from` replaces the sources,
 	// an explicit `algs` replaces the algorithms.
@@ -149,6 +151,10 @@ checkout.completed, checkout.cancelled, checkout.expired`,
 			"AUTHORIZED":       OutcomePending,
 		},
 		OutcomeDefault: OutcomeFailure,
+		// The backend reads the claims from X-Callback-Claims and never
+		// parses the token itself, so it reads nothing the guard did not
+		// verify.
+		ForwardClaims: ForwardClaimsHeader,
 		// PayGlocal's browser form post carries x-gl-token as a form field;
 		// some of its pages send it as a header or a JSON field instead.
 		JWT: &JWT{

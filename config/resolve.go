@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -86,7 +87,7 @@ func (g *Guard) Resolve() (*Settings, error) {
 		UpstreamTimeout: DefaultUpstreamTimeout,
 		OnTimeout:       OnTimeout{Status: DefaultOnTimeoutStatus},
 		MaxBody:         DefaultMaxBody,
-		ForwardClaims:   ForwardClaimsOff,
+		ForwardClaims:   cmp.Or(p.ForwardClaims, ForwardClaimsOff),
 		Store:           Store{Kind: StoreMemory},
 		StoreFailure:    StoreFailureOpen,
 		Leeway:          DefaultLeeway,
@@ -181,7 +182,9 @@ func (g *Guard) resolveAnswer(s *Settings) error {
 		s.MaxBody = g.MaxBody
 	}
 	switch g.ForwardClaims {
-	case "", ForwardClaimsOff:
+	case "":
+	case ForwardClaimsOff:
+		s.ForwardClaims = ForwardClaimsOff
 	case ForwardClaimsHeader, ForwardClaimsBody:
 		if g.JWT == nil {
 			return fieldErr("forward_claims", "%s needs a jwt block: there are no claims to forward", g.ForwardClaims)

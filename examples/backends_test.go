@@ -8,10 +8,12 @@ package examples_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -176,6 +178,47 @@ func testBackend(t *testing.T, root string, rt backendRuntime, bin string, pc ex
 		if resp := be.post(t, nil, `{"purchaseId":"`+id+`"}`); !strings.Contains(resp, "403") {
 			t.Errorf("the backend accepted a request without X-Callback headers: %s", resp)
 		}
+	case "payglocal":
+		testBackendIgnoresBodyToken(t, be, id)
+	}
+}
+
+// testBackendIgnoresBodyToken: a backend reads PayGlocal's claims from
+// X-Callback-Claims only, never from a token in the body, which the guard
+// may not have verified (it is posted straight to the backend here, as a
+// request that got past a guard with another token would arrive).
+func testBackendIgnoresBodyToken(t *testing.T, be *exampleBackend, id string) {
+	b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	unsigned := func(order string) string {
+		return b64(`{"alg":"none"}`) + "." + b64(`{"gid":"`+order+`","merchantUniqueId":"`+order+`","status":"SENT_FOR_CAPTURE"}`) + "."
+	}
+	guard := map[string]string{
+		"X-Callback-Provider": "payglocal", "X-Callback-Verified": "jwt", "X-Callback-Attempt": "1",
+		"X-Callback-Event": "SENT_FOR_CAPTURE", "X-Callback-Outcome": "success",
+	}
+	forged := id + "-FORGED"
+	for _, body := range []string{
+		"x-gl-token=" + unsigned(forged),
+		`{"x-gl-token":"` + unsigned(forged) + `"}`,
+	} {
+		// Without X-Callback-Claims there is no order to update.
+		h := maps.Clone(guard)
+		h["X-Callback-Id"] = "no-claims-" + body[:1]
+		before := be.file(t)
+		resp := be.postAs(t, "application/x-www-form-urlencoded", h, body)
+		if !strings.HasPrefix(resp, "422") || !bytes.Equal(be.file(t), before) {
+			t.Errorf("without X-Callback-Claims, a body token was read: %s", resp)
+		}
+		// With them, the claims name the order; the body's token is ignored.
+		h["X-Callback-Id"] = "claims-" + body[:1]
+		h["X-Callback-Claims"] = b64(`{"gid":"` + id + `","merchantUniqueId":"` + id + `","status":"SENT_FOR_CAPTURE"}`)
+		resp = be.postAs(t, "application/x-www-form-urlencoded", h, body)
+		if !strings.HasPrefix(resp, "200") || !strings.Contains(resp, `"order":"`+id+`"`) {
+			t.Errorf("with X-Callback-Claims: %s", resp)
+		}
+	}
+	if bytes.Contains(be.file(t), []byte(forged)) {
+		t.Errorf("the backend recorded the order %s named only by a token in the body", forged)
 	}
 }
 
@@ -332,11 +375,17 @@ func (b *exampleBackend) order(t *testing.T, id string) exampleOrder {
 	return o
 }
 
-// post sends a request straight to the backend, bypassing the guard.
+// post sends a JSON request straight to the backend, bypassing the guard.
 func (b *exampleBackend) post(t *testing.T, headers map[string]string, body string) string {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, "http://"+b.addr+"/avarda/purchase-completed", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
+	return b.postAs(t, "application/json", headers, body)
+}
+
+// postAs sends a request with that Content-Type straight to the backend.
+func (b *exampleBackend) postAs(t *testing.T, contentType string, headers map[string]string, body string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+b.addr+"/callback", strings.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}

@@ -1,13 +1,14 @@
 // Package template evaluates the key and event templates of callback_guard:
-// `{json.a.b}` (a field of a JSON body), `{form.f}` (a field of a
-// form-encoded body), `{claim.c}` (a verified JWT claim), `{body.sha256}`
-// (hex SHA-256 of the raw body), any Caddy request placeholder, and literal
-// text. A template resolves only when every placeholder in it is non-empty,
-// except placeholders marked optional (Globiance's payment fields).
+// `{json.a.b}` (a field of a JSON body; a number indexes an array,
+// `{json.items.0.id}`), `{form.f}` (a field of a form-encoded body),
+// `{claim.c}` (a verified JWT claim), `{body.sha256}` (hex SHA-256 of the raw
+// body), any Caddy request placeholder, and literal text. A template resolves
+// only when every placeholder in it is non-empty, except placeholders marked
+// optional (Globiance's payment fields).
 //
-// Templates are compiled into a Set at provisioning, so that all the JSON
-// fields a guard needs are read in one pass over the body, once per request,
-// and only when a template asks for them.
+// Templates are compiled into a Set at provisioning, so that a request's body
+// and claims are parsed at most once, and each field the guard's templates
+// name is looked up once, only when a template asks for it.
 package template
 
 import (
@@ -16,8 +17,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-
-	"github.com/callbackguard/callbackguard/caddymodule/jsonscan"
 )
 
 type partKind uint8
@@ -184,15 +183,36 @@ type Env struct {
 	// Placeholder resolves Caddy's own placeholders (nil: none resolve).
 	Placeholder func(name string) (string, bool)
 
-	jsonDone   bool
-	jsonVals   []string
-	jsonFound  []bool
-	claimsDone bool
-	claimVals  []string
-	claimFound []bool
-	formDone   bool
-	form       url.Values
-	sha        string
+	body, claims fields
+	formDone     bool
+	form         url.Values
+	sha          string
+}
+
+// fields are the values a Set's paths name in one JSON document, looked up
+// on first use.
+type fields struct {
+	doc  *jsonDoc // nil until the first lookup
+	vals []field
+}
+
+type field struct {
+	done, found bool
+	val         string
+}
+
+// get is the value of path number i of paths in the document src.
+func (f *fields) get(src []byte, paths [][]string, i int) (string, bool) {
+	if f.doc == nil {
+		doc := parseJSON(src)
+		f.doc, f.vals = &doc, make([]field, len(paths))
+	}
+	v := &f.vals[i]
+	if !v.done {
+		v.done = true
+		v.val, v.found = f.doc.lookup(paths[i])
+	}
+	return v.val, v.found
 }
 
 // Resolve evaluates t; ok is false when a required placeholder is empty,
@@ -221,12 +241,7 @@ func (e *Env) value(p *part) (string, bool) {
 	case partLiteral:
 		return p.text, true
 	case partJSON:
-		if !e.jsonDone {
-			e.scanJSON()
-		}
-		if e.jsonFound[p.jsonIdx] {
-			v = e.jsonVals[p.jsonIdx]
-		}
+		v, _ = e.body.get(e.Body, e.Set.jsonPaths, p.jsonIdx)
 	case partForm:
 		if !e.formDone {
 			e.formDone = true
@@ -236,14 +251,10 @@ func (e *Env) value(p *part) (string, bool) {
 		}
 		v = e.form.Get(p.text)
 	case partClaim:
-		if !e.claimsDone {
-			e.claimsDone = true
-			e.claimVals, e.claimFound = lookupAll(e.ClaimsJSON, e.Set.claimPaths)
-		}
-		if e.claimFound[p.jsonIdx] {
-			v = e.claimVals[p.jsonIdx]
-		} else if p.pathIdx >= 0 && e.claimFound[p.pathIdx] {
-			v = e.claimVals[p.pathIdx]
+		var found bool
+		v, found = e.claims.get(e.ClaimsJSON, e.Set.claimPaths, p.jsonIdx)
+		if !found && p.pathIdx >= 0 {
+			v, _ = e.claims.get(e.ClaimsJSON, e.Set.claimPaths, p.pathIdx)
 		}
 	case partBodySHA256:
 		if len(e.Body) > 0 {
@@ -262,18 +273,4 @@ func (e *Env) value(p *part) (string, bool) {
 		return "", false
 	}
 	return v, true
-}
-
-func (e *Env) scanJSON() {
-	e.jsonDone = true
-	e.jsonVals, e.jsonFound = lookupAll(e.Body, e.Set.jsonPaths)
-}
-
-// lookupAll reads every path of doc in one pass.
-func lookupAll(doc []byte, paths [][]string) ([]string, []bool) {
-	vals, found := make([]string, len(paths)), make([]bool, len(paths))
-	if len(doc) > 0 {
-		jsonscan.LookupAll(doc, paths, vals, found)
-	}
-	return vals, found
 }

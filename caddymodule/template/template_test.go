@@ -38,6 +38,10 @@ func TestResolve(t *testing.T) {
 		{"optional parts do not excuse required ones", globianceKey, []string{"json.payload.payment."}, `{"type":"payment"}`, false, nil, "", false},
 		{"avarda", "{json.purchaseId}", nil, `{"purchaseId":"489ea341e23941089e6d0378c708512a"}`, false, nil, "489ea341e23941089e6d0378c708512a", true},
 		{"json number", "n-{json.n}", nil, `{"n":1.50}`, false, nil, "n-1.50", true},
+		{"json array element", "{json.items.0.id}/{json.items.1.id}", nil, `{"items":[{"id":"a"},{"id":"b"}]}`, false, nil, "a/b", true},
+		{"json array element out of range", "{json.items.2.id}", nil, `{"items":[{"id":"a"},{"id":"b"}]}`, false, nil, "", false},
+		{"json duplicate key: the last wins", "{json.id}", nil, `{"id":"first","id":"last"}`, false, nil, "last", true},
+		{"json empty string", "x{json.id}", nil, `{"id":""}`, false, nil, "", false},
 		{"json null is empty", "{json.n}", nil, `{"n":null}`, false, nil, "", false},
 		{"json invalid body", "{json.n}", nil, `{"n":1`, false, nil, "", false},
 		{"json on empty body", "{json.n}", nil, ``, false, nil, "", false},
@@ -46,6 +50,7 @@ func TestResolve(t *testing.T) {
 		{"claims", "{claim.gid}:{claim.status}", nil, "", false, claims, "gl_1:SENT_FOR_CAPTURE", true},
 		{"claim with dashes", "{claim.x-gl-gid}", nil, "", false, claims, "gl_x", true},
 		{"claim number and bool", "{claim.n}/{claim.ok}", nil, "", false, claims, "12/true", true},
+		{"claims not JSON", "{claim.gid}", nil, "", false, []byte(`{"gid":`), "", false},
 		{"nested claim", "{claim.nested.a}", nil, "", false, claims, "b", true},
 		{"claim named by URI", "{claim.https://x.example/c}", nil, "", false, claims, "uri", true},
 		{"missing claim", "{claim.nope}", nil, "", false, claims, "", false},
@@ -83,8 +88,8 @@ func TestCompileErrors(t *testing.T) {
 	}
 }
 
-// Templates of one Set share one pass over the body.
-func TestSetSharesJSONScan(t *testing.T) {
+// Templates of one Set share the parsed body and each field they name.
+func TestSetSharesFields(t *testing.T) {
 	var s Set
 	a, _ := s.Compile("{json.type}.{json.event}", nil)
 	b, _ := s.Compile(globianceKey, []string{"json.payload.payment."})
@@ -117,6 +122,20 @@ func FuzzResolve(f *testing.F) {
 			t.Fatalf("unresolved template returned %q", v)
 		}
 	})
+}
+
+// The dedupe key of a typical webhook: one field of a small body.
+func BenchmarkResolveOneField(b *testing.B) {
+	var s Set
+	tm, _ := s.Compile("{json.id}", nil)
+	body := []byte(`{"id":"evt_000000000001","type":"order.paid","amount":4200}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		env := Env{Set: &s, Body: body}
+		if _, ok := tm.Resolve(&env); !ok {
+			b.Fatal("unresolved")
+		}
+	}
 }
 
 func BenchmarkResolveGlobiance(b *testing.B) {

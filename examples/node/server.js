@@ -49,14 +49,12 @@ function statusOf(outcome) {
   return { success: 'paid', pending: 'pending', failure: 'failed' }[outcome] || '';
 }
 
-// PayGlocal's verified claims: X-Callback-Claims (forward_claims header),
-// else the payload of the x-gl-token form field, which the guard verified.
-function claimsOf(req, body) {
-  let b64 = req.headers['x-callback-claims'] || '';
-  if (!b64) {
-    const token = new URLSearchParams(body).get('x-gl-token') || '';
-    b64 = token.split('.')[1] || '';
-  }
+// PayGlocal's claims, as the guard verified them: X-Callback-Claims
+// (forward_claims header, the payglocal default). Never the x-gl-token of
+// the body: parsing a token again here could read one the guard did not
+// verify.
+function claimsOf(req) {
+  const b64 = String(req.headers['x-callback-claims'] || '');
   try {
     return JSON.parse(Buffer.from(b64, 'base64url').toString('utf8'));
   } catch (e) {
@@ -107,7 +105,7 @@ function handleCallback(req, res, body) {
       order = String(json.purchaseId || '');
       break;
     case 'payglocal': {
-      const claims = claimsOf(req, body);
+      const claims = claimsOf(req);
       order = String(claims.merchantUniqueId || claims.gid || '');
       break;
     }

@@ -73,7 +73,7 @@ switch ($provider) {
         $order = (string) ($json['purchaseId'] ?? '');
         break;
     case 'payglocal':
-        $claims = claims($body);
+        $claims = claims();
         $order = (string) ($claims['merchantUniqueId'] ?? $claims['gid'] ?? '');
         break;
     default:
@@ -145,17 +145,13 @@ function callback_headers()
     return $out;
 }
 
-// PayGlocal's verified claims: X-Callback-Claims (forward_claims header),
-// else the payload of the x-gl-token form field, which the guard verified.
-function claims($body)
+// PayGlocal's claims, as the guard verified them: X-Callback-Claims
+// (forward_claims header, the payglocal default). Never the x-gl-token of
+// the body: parsing a token again here could read one the guard did not
+// verify.
+function claims()
 {
-    $h = header_value('X-Callback-Claims');
-    if ($h === '') {
-        parse_str($body, $form);
-        $parts = explode('.', (string) ($form['x-gl-token'] ?? ''));
-        $h = $parts[1] ?? '';
-    }
-    $b64 = strtr($h, '-_', '+/');
+    $b64 = strtr(header_value('X-Callback-Claims'), '-_', '+/');
     $b64 .= str_repeat('=', (4 - strlen($b64) % 4) % 4);
     $claims = json_decode((string) base64_decode($b64), true);
     return is_array($claims) ? $claims : [];

@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 PORT = int(os.environ.get("PORT", "9000"))
 HOST = os.environ.get("HOST", "127.0.0.1")
@@ -60,9 +60,10 @@ def status_of(outcome):
 
 def b64url_json(s):
     try:
-        return json.loads(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)))
+        v = json.loads(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)))
     except ValueError:
         return {}
+    return v if isinstance(v, dict) else {}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -132,13 +133,11 @@ class Handler(BaseHTTPRequestHandler):
         elif provider == "avarda":
             order = str(data.get("purchaseId") or "")
         elif provider == "payglocal":
-            # The verified claims: X-Callback-Claims (forward_claims header),
-            # else the payload of the x-gl-token form field.
-            raw = h("X-Callback-Claims")
-            if not raw:
-                token = (parse_qs(body).get("x-gl-token") or [""])[0]
-                raw = (token.split(".") + ["", ""])[1]
-            claims = b64url_json(raw)
+            # The claims as the guard verified them: X-Callback-Claims
+            # (forward_claims header, the payglocal default). Never the
+            # x-gl-token of the body: parsing a token again here could read
+            # one the guard did not verify.
+            claims = b64url_json(h("X-Callback-Claims"))
             order = str(claims.get("merchantUniqueId") or claims.get("gid") or "")
         else:
             order = str(data.get("order_id") or data.get("id") or "")

@@ -1,14 +1,8 @@
 // Package jwtauth is the jwt verifier of the callback_guard directive: it
-// finds a JWS compact token in the request (a header, a form or JSON body
-// field, a query parameter), verifies its signature with a configured key or
-// secret, and checks its time claims, including PayGlocal's string
-// millisecond iat and relative millisecond exp.
-//
-// Signatures are verified by the signing methods of
-// github.com/golang-jwt/jwt/v5 (which do the crypto and refuse a key of the
-// wrong type); the token is split, decoded and checked here, in one pass over
-// each segment (see verify.go), and so are the time claims, because
-// golang-jwt's own validation misreads PayGlocal's claims (see times.go).
+// finds the one token of a request (a header, a form or JSON body field, a
+// query parameter; see sources.go), has golang-jwt's Parser verify it with a
+// configured key or secret, and checks its time claims by PayGlocal's rules
+// (a string iat in milliseconds, a relative exp; see claims.go).
 package jwtauth
 
 import (
@@ -44,8 +38,8 @@ type Key struct {
 
 // Config is the jwt subdirective, parsed.
 type Config struct {
-	// Sources are tried in order; the first that holds a token wins. Empty:
-	// the Authorization header with the Bearer scheme.
+	// Sources are where the token may be; the request must hold one token
+	// field in all. Empty: the Authorization header with the Bearer scheme.
 	Sources []Source
 	Keys    []Key
 	// Secrets are HMAC secrets, alternatives (rotation).
@@ -59,35 +53,6 @@ type Config struct {
 	Leeway time.Duration
 	// MaxAge, when positive, rejects tokens whose iat is older, or absent.
 	MaxAge time.Duration
-}
-
-// PayGlocalSources are the token sources of the payglocal preset: PayGlocal's
-// callback is the buyer's browser posting a form with the field x-gl-token;
-// some of its pages send the token as a JSON field or a header of that name.
-func PayGlocalSources() []Source {
-	return []Source{
-		{Kind: "form", Name: "x-gl-token"},
-		{Kind: "json", Name: "x-gl-token"},
-		{Kind: "header", Name: "x-gl-token"},
-	}
-}
-
-type sourceKind uint8
-
-const (
-	kindHeader sourceKind = iota
-	kindForm
-	kindJSON
-	kindQuery
-)
-
-type source struct {
-	kind sourceKind
-	// name is the header name in canonical form, or the field or
-	// parameter name as given.
-	name string
-	// bearer: the Authorization header, whose value must be "Bearer <token>".
-	bearer bool
 }
 
 // family is the kind of key an algorithm verifies with.
@@ -116,11 +81,11 @@ var algOrder = []string{
 
 // pubKey is a configured public key with what it verifies.
 type pubKey struct {
-	id    string
 	label string // for configuration errors
-	key   any    // *rsa.PublicKey or *ecdsa.PublicKey
 	fam   family // famRSA or famEC
 	es    string // for EC keys, the one ES algorithm of the curve
+	// alone is the key as the only candidate, for a token whose kid names it.
+	alone *candidates
 }
 
 func (k *pubKey) fits(alg string) bool {
@@ -133,23 +98,41 @@ func (k *pubKey) fits(alg string) bool {
 	return false
 }
 
+// candidates are the keys, or the secrets, that may verify a token, each
+// with the fingerprint of its credential, and what the key function hands
+// the Parser for them: the one key, or a jwt.VerificationKeySet of all of
+// them, tried in order. Built once, so that the hot path allocates nothing.
+type candidates struct {
+	keys         []jwt.VerificationKey
+	fingerprints []string
+	forParser    any
+}
+
+func newCandidates(keys []jwt.VerificationKey, fingerprints []string) *candidates {
+	c := &candidates{keys: keys, fingerprints: fingerprints, forParser: keys[0]}
+	if len(keys) > 1 {
+		c.forParser = jwt.VerificationKeySet{Keys: keys}
+	}
+	return c
+}
+
 // Verifier is the jwt verifier. It is immutable after New and safe for
 // concurrent use.
 type Verifier struct {
 	sources    []source
 	usesAuth   bool
+	readsBody  bool
 	missingMsg string // failure detail when no source holds a token
 
-	algs []string
+	algs   []string
+	parser *jwt.Parser
 
 	// byKid holds the keys that have an id. anyKid: at least one has.
 	byKid  map[string]*pubKey
 	anyKid bool
-	// byAlg maps each allowed algorithm to what verifies it when the kid
-	// does not choose: one key boxed in an interface, or a
-	// jwt.VerificationKeySet of every key (or every secret) that fits. The
-	// values are built once so the hot path boxes nothing.
-	byAlg map[string]any
+	// byAlg holds, for each allowed algorithm, what verifies it when the
+	// kid does not choose: every key that fits it, or every secret.
+	byAlg map[string]*candidates
 
 	leeway time.Duration
 	maxAge time.Duration
@@ -169,16 +152,70 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	v := &Verifier{
 		byKid:  make(map[string]*pubKey),
-		byAlg:  make(map[string]any),
+		byAlg:  make(map[string]*candidates),
 		leeway: cfg.Leeway,
 		maxAge: cfg.MaxAge,
 	}
 	if err := v.setSources(cfg.Sources); err != nil {
 		return nil, err
 	}
+	keys, err := v.setKeys(cfg.Keys)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := newSecrets(cfg.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	algs, err := chooseAlgs(cfg.Algs, keys, secrets != nil)
+	if err != nil {
+		return nil, err
+	}
+	v.algs = algs
 
-	keys := make([]*pubKey, 0, len(cfg.Keys))
-	for i, k := range cfg.Keys {
+	// A key or secret that no allowed algorithm can use is a configuration
+	// mistake (an EC key under "algs RS256", a secret with only RS algs):
+	// say so rather than ignore it silently.
+	for _, k := range keys {
+		if !slices.ContainsFunc(algs, k.fits) {
+			return nil, fmt.Errorf("%s fits none of the algs %s", k.label, strings.Join(algs, " "))
+		}
+	}
+	if secrets != nil && !slices.ContainsFunc(algs, func(a string) bool { return algFamilies[a] == famHMAC }) {
+		return nil, fmt.Errorf("a secret is configured but algs (%s) holds no HS256, HS384 or HS512", strings.Join(algs, " "))
+	}
+
+	for _, alg := range algs {
+		if algFamilies[alg] == famHMAC {
+			v.byAlg[alg] = secrets
+			continue
+		}
+		var fit []jwt.VerificationKey
+		var fps []string
+		for _, k := range keys {
+			if k.fits(alg) {
+				fit = append(fit, k.alone.keys[0])
+				fps = append(fps, k.alone.fingerprints[0])
+			}
+		}
+		v.byAlg[alg] = newCandidates(fit, fps)
+	}
+	// The time claims are checked by claims.check, after the signature:
+	// golang-jwt's validation misreads PayGlocal's. Claims are decoded with
+	// json.Unmarshal (no WithJSONNumber, whose Decoder ignores text after
+	// the object); strict base64 gives one signature one spelling.
+	v.parser = jwt.NewParser(
+		jwt.WithValidMethods(algs),
+		jwt.WithoutClaimsValidation(),
+		jwt.WithStrictDecoding(),
+	)
+	return v, nil
+}
+
+// setKeys checks the public keys and indexes those with an id.
+func (v *Verifier) setKeys(cfgKeys []Key) ([]*pubKey, error) {
+	keys := make([]*pubKey, 0, len(cfgKeys))
+	for i, k := range cfgKeys {
 		label := fmt.Sprintf("key %q", k.ID)
 		if k.ID == "" {
 			label = fmt.Sprintf("key #%d (no id)", i+1)
@@ -186,7 +223,11 @@ func New(cfg Config) (*Verifier, error) {
 		if err := checkPublicKey(k.Key); err != nil {
 			return nil, fmt.Errorf("%s: %w", label, err)
 		}
-		pk := &pubKey{id: k.ID, key: k.Key, label: label}
+		fp, err := keyFingerprint(k.ID, k.Key)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", label, err)
+		}
+		pk := &pubKey{label: label, alone: newCandidates([]jwt.VerificationKey{k.Key}, []string{fp})}
 		switch kk := k.Key.(type) {
 		case *rsa.PublicKey:
 			pk.fam = famRSA
@@ -202,52 +243,24 @@ func New(cfg Config) (*Verifier, error) {
 		}
 		keys = append(keys, pk)
 	}
-	secrets := make([][]byte, 0, len(cfg.Secrets))
-	for i, s := range cfg.Secrets {
+	return keys, nil
+}
+
+// newSecrets copies the HMAC secrets into candidates; nil when there are
+// none.
+func newSecrets(cfgSecrets [][]byte) (*candidates, error) {
+	if len(cfgSecrets) == 0 {
+		return nil, nil
+	}
+	secrets := make([]jwt.VerificationKey, len(cfgSecrets))
+	fps := make([]string, len(cfgSecrets))
+	for i, s := range cfgSecrets {
 		if len(s) == 0 {
 			return nil, fmt.Errorf("secret #%d is empty", i+1)
 		}
-		secrets = append(secrets, slices.Clone(s))
+		secrets[i], fps[i] = slices.Clone(s), secretFingerprint(s)
 	}
-
-	algs, err := chooseAlgs(cfg.Algs, keys, len(secrets) > 0)
-	if err != nil {
-		return nil, err
-	}
-	v.algs = algs
-
-	// A key or secret that no allowed algorithm can use is a configuration
-	// mistake (an EC key under "algs RS256", a secret with only RS algs):
-	// say so rather than ignore it silently.
-	for _, k := range keys {
-		if !slices.ContainsFunc(algs, k.fits) {
-			return nil, fmt.Errorf("%s fits none of the algs %s", k.label, strings.Join(algs, " "))
-		}
-	}
-	if len(secrets) > 0 && !slices.ContainsFunc(algs, func(a string) bool { return algFamilies[a] == famHMAC }) {
-		return nil, fmt.Errorf("a secret is configured but algs (%s) holds no HS256, HS384 or HS512", strings.Join(algs, " "))
-	}
-
-	for _, alg := range algs {
-		var cands []jwt.VerificationKey
-		if algFamilies[alg] == famHMAC {
-			for _, s := range secrets {
-				cands = append(cands, s)
-			}
-		} else {
-			for _, k := range keys {
-				if k.fits(alg) {
-					cands = append(cands, k.key)
-				}
-			}
-		}
-		if len(cands) == 1 {
-			v.byAlg[alg] = cands[0]
-		} else {
-			v.byAlg[alg] = jwt.VerificationKeySet{Keys: cands}
-		}
-	}
-	return v, nil
+	return newCandidates(secrets, fps), nil
 }
 
 // chooseAlgs validates the configured allow-list, or derives it from the
@@ -287,9 +300,11 @@ func chooseAlgs(cfgAlgs []string, keys []*pubKey, haveSecrets bool) ([]string, e
 	return algs, nil
 }
 
+var sourcePlaces = map[string]place{"header": inHeader, "query": inQuery, "form": inForm, "json": inJSON}
+
 func (v *Verifier) setSources(srcs []Source) error {
 	if len(srcs) == 0 {
-		v.sources = []source{{kind: kindHeader, name: "Authorization", bearer: true}}
+		v.sources = []source{{place: inHeader, name: "Authorization", bearer: true}}
 		v.usesAuth = true
 		v.missingMsg = "no Bearer token in the Authorization header"
 		return nil
@@ -299,21 +314,18 @@ func (v *Verifier) setSources(srcs []Source) error {
 		if strings.TrimSpace(s.Name) == "" {
 			return fmt.Errorf("from %s: empty name", s.Kind)
 		}
-		src := source{name: s.Name}
-		switch s.Kind {
-		case "header":
-			src.kind = kindHeader
+		p, ok := sourcePlaces[s.Kind]
+		if !ok {
+			return fmt.Errorf("from %q: unknown source kind (form, json, header or query)", s.Kind)
+		}
+		src := source{place: p, name: s.Name}
+		switch p {
+		case inHeader:
 			src.name = textproto.CanonicalMIMEHeaderKey(s.Name)
 			src.bearer = src.name == "Authorization"
 			v.usesAuth = v.usesAuth || src.bearer
-		case "form":
-			src.kind = kindForm
-		case "json":
-			src.kind = kindJSON
-		case "query":
-			src.kind = kindQuery
-		default:
-			return fmt.Errorf("from %q: unknown source kind (form, json, header or query)", s.Kind)
+		case inForm, inJSON:
+			v.readsBody = true
 		}
 		v.sources = append(v.sources, src)
 		where = append(where, src.describe())
@@ -325,9 +337,12 @@ func (v *Verifier) setSources(srcs []Source) error {
 // Kind is the name of the subdirective.
 func (v *Verifier) Kind() string { return "jwt" }
 
+// ReadsBody reports whether a source is in the body (form or json), so that
+// the handler reads the body before it runs this verifier. A verifier of
+// header and query sources runs before the body is read, and so counts token
+// fields in the headers and the query only.
+func (v *Verifier) ReadsBody() bool { return v.readsBody }
+
 // UsesAuthorizationHeader reports whether a token may come from the
 // Authorization header, which the handler then strips before forwarding.
 func (v *Verifier) UsesAuthorizationHeader() bool { return v.usesAuth }
-
-// Algs returns the allow-list in effect (configured or derived).
-func (v *Verifier) Algs() []string { return slices.Clone(v.algs) }

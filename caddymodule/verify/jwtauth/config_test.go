@@ -44,7 +44,7 @@ func TestNewErrors(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			v, err := New(c.cfg)
 			if err == nil {
-				t.Fatalf("New accepted the configuration (algs %v)", v.Algs())
+				t.Fatalf("New accepted the configuration (algs %v)", v.algs)
 			}
 			if !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %q does not say %q", err, c.want)
@@ -74,26 +74,27 @@ func TestDerivedAlgs(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			v := mustNew(t, c.cfg)
-			if got := v.Algs(); !slices.Equal(got, c.want) {
+			if got := v.algs; !slices.Equal(got, c.want) {
 				t.Errorf("algs = %v, want %v", got, c.want)
 			}
 		})
 	}
 }
 
-func TestKindAndAuthorizationHeader(t *testing.T) {
+func TestKindAuthorizationHeaderAndBody(t *testing.T) {
 	k := testKeys()
 	base := Config{Keys: []Key{{ID: "k1", Key: &k.rsa1.PublicKey}}}
 	cases := []struct {
-		name    string
-		sources []Source
-		want    bool
+		name            string
+		sources         []Source
+		want, readsBody bool
 	}{
-		{"default", nil, true},
-		{"payglocal", PayGlocalSources(), false},
-		{"explicit authorization, any case", []Source{{Kind: "form", Name: "t"}, {Kind: "header", Name: "authorization"}}, true},
-		{"other header", []Source{{Kind: "header", Name: "X-Token"}}, false},
-		{"query named Authorization", []Source{{Kind: "query", Name: "Authorization"}}, false},
+		{"default", nil, true, false},
+		{"payglocal", payglocalSources(), false, true},
+		{"explicit authorization, any case", []Source{{Kind: "form", Name: "t"}, {Kind: "header", Name: "authorization"}}, true, true},
+		{"other header", []Source{{Kind: "header", Name: "X-Token"}}, false, false},
+		{"query named Authorization", []Source{{Kind: "query", Name: "Authorization"}}, false, false},
+		{"json", []Source{{Kind: "json", Name: "token"}}, false, true},
 	}
 	for _, c := range cases {
 		cfg := base
@@ -104,6 +105,9 @@ func TestKindAndAuthorizationHeader(t *testing.T) {
 		}
 		if got := v.UsesAuthorizationHeader(); got != c.want {
 			t.Errorf("%s: UsesAuthorizationHeader() = %v, want %v", c.name, got, c.want)
+		}
+		if got := v.ReadsBody(); got != c.readsBody {
+			t.Errorf("%s: ReadsBody() = %v, want %v", c.name, got, c.readsBody)
 		}
 	}
 }

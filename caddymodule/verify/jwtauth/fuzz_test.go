@@ -108,9 +108,9 @@ func FuzzVerify(f *testing.F) {
 			}
 			return
 		}
-		tok, ok := v.Token(r, body)
-		if !ok {
-			t.Fatalf("accepted, but Token() finds no token")
+		tok, f := v.token(r, body)
+		if f != nil {
+			t.Fatalf("accepted, but token() finds none: %v", f)
 		}
 		payload, why := independentlyVerify(k, tok)
 		if why != "" {
@@ -186,13 +186,14 @@ func independentlyVerify(k *keySet, tok string) ([]byte, string) {
 	return nil, "no test key verifies alg " + h.Alg
 }
 
-// FuzzToken: extraction alone, on arbitrary headers, bodies and queries.
-// It must not panic, must not read r.Body, and a token it returns must be
-// non-empty.
+// FuzzToken: finding the token alone, on arbitrary headers, bodies and
+// queries. It must not panic, must not read r.Body, and a token it returns
+// must be non-empty; a Bearer token must come from the header.
 func FuzzToken(f *testing.F) {
 	f.Add("Bearer a.b.c", "x-gl-token=a.b.c", "token=a", "application/x-www-form-urlencoded")
 	f.Add("", `{"x-gl-token":"a.b.c"}`, "", "application/json")
 	f.Add("bearer", "x-gl-token=%zz&x-gl-token", "token=%41&token", "")
+	f.Add("", "--b\r\nContent-Disposition: form-data; name=\"x-gl-token\"\r\n\r\na.b.c\r\n--b--\r\n", "", "multipart/form-data; boundary=b")
 	f.Fuzz(func(t *testing.T, authz, body, query, ctype string) {
 		auth, multi := fuzzVerifiers(t)
 		r := httptest.NewRequest(http.MethodPost, "/cb", nil)
@@ -202,11 +203,14 @@ func FuzzToken(f *testing.F) {
 		r.Header["Content-Type"] = []string{ctype}
 		r.URL.RawQuery = query
 		for _, v := range []*Verifier{auth, multi} {
-			tok, ok := v.Token(r, []byte(body))
-			if ok != (tok != "") {
-				t.Fatalf("Token() = %q, %v", tok, ok)
+			tok, f := v.token(r, []byte(body))
+			if (f == nil) != (tok != "") {
+				t.Fatalf("token() = %q, %v", tok, f)
 			}
-			if ok && v == auth && !strings.Contains(authz, tok) {
+			if f != nil && f.Reason != verify.ReasonMissingToken && f.Reason != verify.ReasonMalformedToken {
+				t.Fatalf("token() failed with %v", f)
+			}
+			if f == nil && v == auth && !strings.Contains(authz, tok) {
 				t.Fatalf("bearer token %q not from the header", tok)
 			}
 		}

@@ -99,8 +99,8 @@ func hdr(alg, kid string) string {
 	return `{"alg":"` + alg + `","kid":"` + kid + `","typ":"JWT"}`
 }
 
-// claims is a payload with the given fields plus a marker.
-func claims(fields map[string]any) string {
+// payloadWith is a payload with the given fields plus a marker.
+func payloadWith(fields map[string]any) string {
 	m := map[string]any{"sub": "order-42", "status": "PAID"}
 	for k, v := range fields {
 		if v == nil {
@@ -118,7 +118,12 @@ func claims(fields map[string]any) string {
 
 // freshClaims is a payload valid at testNow.
 func freshClaims() string {
-	return claims(map[string]any{"iat": testNow.Unix() - 10, "exp": testNow.Unix() + 300})
+	return payloadWith(map[string]any{"iat": testNow.Unix() - 10, "exp": testNow.Unix() + 300})
+}
+
+// payglocalSources are the token sources of the payglocal preset.
+func payglocalSources() []Source {
+	return []Source{{Kind: "form", Name: "x-gl-token"}, {Kind: "json", Name: "x-gl-token"}, {Kind: "header", Name: "x-gl-token"}}
 }
 
 func mustNew(tb testing.TB, cfg Config) *Verifier {

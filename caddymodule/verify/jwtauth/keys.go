@@ -6,7 +6,9 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -113,4 +115,29 @@ func ecAlg(k *ecdsa.PublicKey) string {
 		return "ES512"
 	}
 	return ""
+}
+
+// keyFingerprint names a configured public key without its material: its
+// kid and a truncated SHA-256 of its PKIX DER encoding. It is what
+// verify.Output.Credential holds when the key verified a token.
+func keyFingerprint(kid string, pub crypto.PublicKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", fmt.Errorf("encoding the key: %w", err)
+	}
+	return "key:" + kid + ":" + shortHash("", der), nil
+}
+
+// secretFingerprint names an HMAC secret without revealing it: a truncated
+// SHA-256 of it, domain-separated so that it matches no hash of the same
+// secret made elsewhere.
+func secretFingerprint(secret []byte) string {
+	return "secret:" + shortHash("callback_guard jwt secret\x00", secret)
+}
+
+func shortHash(domain string, b []byte) string {
+	h := sha256.New()
+	h.Write([]byte(domain))
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }

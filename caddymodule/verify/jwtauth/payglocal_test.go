@@ -61,9 +61,9 @@ func TestPayGlocalRealToken(t *testing.T) {
 		want   verify.Reason
 		detail string
 	}{
-		{"leeway wide enough for its age", Config{Sources: PayGlocalSources(), Keys: []Key{key}, Algs: []string{"RS256"}, Leeway: wide}, "", ""},
-		{"defaults (leeway 1m)", Config{Sources: PayGlocalSources(), Keys: []Key{key}, Algs: []string{"RS256"}, Leeway: time.Minute}, verify.ReasonTokenExpired, "exp has passed"},
-		{"another kid only", Config{Sources: PayGlocalSources(), Keys: []Key{{ID: "other", Key: key.Key}}, Algs: []string{"RS256"}, Leeway: wide}, verify.ReasonUnknownKey, ""},
+		{"leeway wide enough for its age", Config{Sources: payglocalSources(), Keys: []Key{key}, Algs: []string{"RS256"}, Leeway: wide}, "", ""},
+		{"defaults (leeway 1m)", Config{Sources: payglocalSources(), Keys: []Key{key}, Algs: []string{"RS256"}, Leeway: time.Minute}, verify.ReasonTokenExpired, "exp has passed"},
+		{"another kid only", Config{Sources: payglocalSources(), Keys: []Key{{ID: "other", Key: key.Key}}, Algs: []string{"RS256"}, Leeway: wide}, verify.ReasonUnknownKey, ""},
 	}
 	for _, c := range configs {
 		v := mustNew(t, c.cfg)
@@ -80,6 +80,9 @@ func TestPayGlocalRealToken(t *testing.T) {
 				}
 				if c.want != "" {
 					return
+				}
+				if fp, _ := keyFingerprint(payglocalKid, key.Key); out.Credential != fp {
+					t.Errorf("Credential %q, want %q", out.Credential, fp)
 				}
 				signed, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
 				if string(out.ClaimsJSON) != string(signed) {
@@ -107,7 +110,7 @@ func TestPayGlocalRealToken(t *testing.T) {
 // Its freshness window, to the millisecond: iat 1636980973327 plus 300000.
 func TestPayGlocalRealTokenWindow(t *testing.T) {
 	tok, key := payglocalVector(t)
-	v := mustNew(t, Config{Sources: PayGlocalSources(), Keys: []Key{key}, Algs: []string{"RS256"}, Leeway: time.Minute})
+	v := mustNew(t, Config{Sources: payglocalSources(), Keys: []Key{key}, Algs: []string{"RS256"}, Leeway: time.Minute})
 	end := time.UnixMilli(1636980973327 + 300000).Add(time.Minute)
 	for _, c := range []struct {
 		at   time.Time
@@ -126,9 +129,9 @@ func TestPayGlocalRealTokenWindow(t *testing.T) {
 	}
 }
 
-// Why the time claims are read here: golang-jwt's own validation reads
-// PayGlocal's relative exp as 1970 (NOTES.md). If this ever passes, the
-// workaround may be revisited.
+// Why the Parser runs WithoutClaimsValidation and claims.go reads the time
+// claims: golang-jwt's own validation reads PayGlocal's relative exp as 1970
+// (NOTES.md). If this ever passes, claims.go may be revisited.
 func TestPayGlocalDefaultGolangJWTRejects(t *testing.T) {
 	tok, key := payglocalVector(t)
 	_, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return key.Key, nil }, jwt.WithValidMethods([]string{"RS256"}))

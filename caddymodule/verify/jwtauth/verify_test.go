@@ -1,6 +1,7 @@
 package jwtauth
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
@@ -16,7 +17,6 @@ import (
 	"time"
 
 	"github.com/callbackguard/callbackguard/caddymodule/verify"
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // The configurations of the attack corpus.
@@ -67,12 +67,11 @@ func TestVerifyAttacksAndHappyPaths(t *testing.T) {
 	}
 
 	type tc struct {
-		name    string
-		cfg     func() Config
-		tok     string
-		req     func(testing.TB, string) (*http.Request, []byte) // default: bearer
-		want    verify.Reason
-		payload string // on success, the expected ClaimsJSON (default: the signed payload)
+		name string
+		cfg  func() Config
+		tok  string
+		req  func(testing.TB, string) (*http.Request, []byte) // default: bearer
+		want verify.Reason
 	}
 	cases := []tc{
 		// alg confusion
@@ -97,8 +96,8 @@ func TestVerifyAttacksAndHappyPaths(t *testing.T) {
 		{name: "signed by another RSA key", cfg: cfgRSA, tok: sign(t, "RS256", k.attacker, hdr("RS256", "k1"), fresh), want: verify.ReasonInvalidSignature},
 		{name: "signed by another RSA key, no kid", cfg: cfgMixed, tok: sign(t, "RS256", k.attacker, hdr("RS256", ""), fresh), want: verify.ReasonInvalidSignature},
 		{name: "signed by the other configured key under the wrong kid", cfg: cfgMixed, tok: sign(t, "RS256", k.rsa2, hdr("RS256", "k1"), fresh), want: verify.ReasonInvalidSignature},
-		{name: "payload swapped after signing", cfg: cfgRSA, tok: swap(sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), fresh), claims(map[string]any{"status": "SENT_FOR_CAPTURE", "iat": now.Unix()})), want: verify.ReasonInvalidSignature},
-		{name: "HMAC payload swapped", cfg: cfgMixed, tok: swap(sign(t, "HS256", k.secret1, hdr("HS256", ""), fresh), claims(map[string]any{"amount": "1000000"})), want: verify.ReasonInvalidSignature},
+		{name: "payload swapped after signing", cfg: cfgRSA, tok: swap(sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), fresh), payloadWith(map[string]any{"status": "SENT_FOR_CAPTURE", "iat": now.Unix()})), want: verify.ReasonInvalidSignature},
+		{name: "HMAC payload swapped", cfg: cfgMixed, tok: swap(sign(t, "HS256", k.secret1, hdr("HS256", ""), fresh), payloadWith(map[string]any{"amount": "1000000"})), want: verify.ReasonInvalidSignature},
 		{name: "HMAC with an unknown secret", cfg: cfgMixed, tok: sign(t, "HS256", []byte("guessed"), hdr("HS256", ""), fresh), want: verify.ReasonInvalidSignature},
 		{name: "jwk/jku/x5u/x5c of an attacker key, kid k1", cfg: cfgRSA, tok: sign(t, "RS256", k.attacker, jwkHeader("k1"), fresh), want: verify.ReasonInvalidSignature},
 		{name: "jwk/jku/x5u/x5c of an attacker key, no kid", cfg: cfgMixed, tok: sign(t, "RS256", k.attacker, jwkHeader(""), fresh), want: verify.ReasonInvalidSignature},
@@ -106,17 +105,17 @@ func TestVerifyAttacksAndHappyPaths(t *testing.T) {
 		{name: "signature with non-canonical base64 padding bits", cfg: cfgMixed, tok: nonCanonical(sign(t, "HS256", k.secret1, hdr("HS256", ""), fresh)), want: verify.ReasonMalformedToken},
 
 		// times
-		{name: "expired, seconds", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), claims(map[string]any{"exp": now.Unix() - 120})), want: verify.ReasonTokenExpired},
-		{name: "expired, milliseconds", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), claims(map[string]any{"exp": nowMs - 120_000})), want: verify.ReasonTokenExpired},
-		{name: "expired, relative ms exp", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), claims(map[string]any{"iat": itoa(nowMs - 600_000), "exp": 300000})), want: verify.ReasonTokenExpired},
-		{name: "nbf in the future", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), claims(map[string]any{"nbf": now.Unix() + 120})), want: verify.ReasonTokenNotYetValid},
-		{name: "iat in the future beyond leeway", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), claims(map[string]any{"iat": now.Unix() + 120})), want: verify.ReasonTokenIssuedInFuture},
-		{name: "max_age without iat", cfg: func() Config { c := cfgRSA(); c.MaxAge = 10 * time.Minute; return c }, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), claims(map[string]any{"exp": now.Unix() + 60})), want: verify.ReasonTokenTooOld},
-		{name: "max_age with an old iat", cfg: func() Config { c := cfgRSA(); c.MaxAge = 10 * time.Minute; return c }, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), claims(map[string]any{"iat": now.Unix() - 3600})), want: verify.ReasonTokenTooOld},
-		{name: "iat a string of non-digits", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), claims(map[string]any{"iat": "yesterday"})), want: verify.ReasonInvalidClaims},
-		{name: "iat a signed digit string", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), claims(map[string]any{"iat": "-1"})), want: verify.ReasonInvalidClaims},
-		{name: "exp a string", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), claims(map[string]any{"exp": itoa(now.Unix() + 60)})), want: verify.ReasonInvalidClaims},
-		{name: "nbf a boolean", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), claims(map[string]any{"nbf": true})), want: verify.ReasonInvalidClaims},
+		{name: "expired, seconds", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), payloadWith(map[string]any{"exp": now.Unix() - 120})), want: verify.ReasonTokenExpired},
+		{name: "expired, milliseconds", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), payloadWith(map[string]any{"exp": nowMs - 120_000})), want: verify.ReasonTokenExpired},
+		{name: "expired, relative ms exp", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), payloadWith(map[string]any{"iat": itoa(nowMs - 600_000), "exp": 300000})), want: verify.ReasonTokenExpired},
+		{name: "nbf in the future", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), payloadWith(map[string]any{"nbf": now.Unix() + 120})), want: verify.ReasonTokenNotYetValid},
+		{name: "iat in the future beyond leeway", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), payloadWith(map[string]any{"iat": now.Unix() + 120})), want: verify.ReasonTokenIssuedInFuture},
+		{name: "max_age without iat", cfg: func() Config { c := cfgRSA(); c.MaxAge = 10 * time.Minute; return c }, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), payloadWith(map[string]any{"exp": now.Unix() + 60})), want: verify.ReasonTokenTooOld},
+		{name: "max_age with an old iat", cfg: func() Config { c := cfgRSA(); c.MaxAge = 10 * time.Minute; return c }, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), payloadWith(map[string]any{"iat": now.Unix() - 3600})), want: verify.ReasonTokenTooOld},
+		{name: "iat a string of non-digits", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), payloadWith(map[string]any{"iat": "yesterday"})), want: verify.ReasonInvalidClaims},
+		{name: "iat a signed digit string", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), payloadWith(map[string]any{"iat": "-1"})), want: verify.ReasonInvalidClaims},
+		{name: "exp a string", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), payloadWith(map[string]any{"exp": itoa(now.Unix() + 60)})), want: verify.ReasonInvalidClaims},
+		{name: "nbf a boolean", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), payloadWith(map[string]any{"nbf": true})), want: verify.ReasonInvalidClaims},
 
 		// malformed
 		{name: "garbage", cfg: cfgRSA, tok: "not-a-token", want: verify.ReasonMalformedToken},
@@ -173,7 +172,7 @@ func TestVerifyAttacksAndHappyPaths(t *testing.T) {
 		{name: "rotation: secret 2", cfg: cfgMixed, tok: sign(t, "HS384", k.secret2, hdr("HS384", ""), fresh)},
 		{name: "unknown header fields", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, `{"issued-by":"Glocal","is-digested":"false","alg":"RS256","kid":"k1"}`, fresh)},
 		{name: "no time claims at all", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), `{"status":"PAID"}`)},
-		{name: "payload kept exactly, whitespace and all", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), " {\"a\": 1,\n \"b\":\"x\"}\n")},
+		{name: "payload kept exactly, whitespace inside the object and all", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), " {\"a\": 1,\n \"b\":\"x\"}\n")},
 		{name: "relative ms exp, fresh", cfg: cfgRSA, tok: sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), `{"iat":"`+itoa(nowMs-60_000)+`","exp":300000,"status":"SENT_FOR_CAPTURE"}`)},
 	}
 	for _, c := range cases {
@@ -191,15 +190,18 @@ func TestVerifyAttacksAndHappyPaths(t *testing.T) {
 			}
 			assertNoLeak(t, err, c.tok, k.secret1, k.secret2)
 			if c.want != "" {
-				if out.ClaimsJSON != nil {
-					t.Errorf("a rejected token left claims in the output")
+				if out.ClaimsJSON != nil || out.Credential != "" {
+					t.Errorf("a rejected token left claims or a credential in the output")
 				}
 				return
 			}
 			parts := strings.Split(c.tok, ".")
 			signed, _ := base64.RawURLEncoding.DecodeString(parts[1])
-			if string(out.ClaimsJSON) != string(signed) {
-				t.Errorf("ClaimsJSON = %q, want the payload as signed %q", out.ClaimsJSON, signed)
+			if want := bytes.Trim(signed, " \t\r\n"); string(out.ClaimsJSON) != string(want) {
+				t.Errorf("ClaimsJSON = %q, want the payload's object as signed %q", out.ClaimsJSON, want)
+			}
+			if out.Credential == "" {
+				t.Errorf("no Credential")
 			}
 			if decodeClaims(t, out.ClaimsJSON) == nil {
 				t.Errorf("ClaimsJSON does not decode to claims")
@@ -261,7 +263,7 @@ func TestKeyForNeverMixesFamilies(t *testing.T) {
 		if _, err := run(v, r, nil, testNow); err != nil {
 			t.Errorf("%s: %v", alg, err)
 		}
-		for _, key := range flatten(v.byAlg[alg]) {
+		for _, key := range v.byAlg[alg].keys {
 			_, isBytes := key.([]byte)
 			_, isRSA := key.(*rsa.PublicKey)
 			_, isEC := key.(*ecdsa.PublicKey)
@@ -281,19 +283,6 @@ func TestKeyForNeverMixesFamilies(t *testing.T) {
 			}
 		}
 	}
-}
-
-// flatten lists the keys a byAlg entry holds.
-func flatten(c any) []any {
-	set, ok := c.(jwt.VerificationKeySet)
-	if !ok {
-		return []any{c}
-	}
-	out := make([]any, len(set.Keys))
-	for i, k := range set.Keys {
-		out[i] = k
-	}
-	return out
 }
 
 func signer(k *keySet, alg string) any {
@@ -330,4 +319,48 @@ func TestVerifyConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// Credential names the key or secret that verified the token, the same for
+// every token it verifies and different for each credential, without
+// revealing a secret.
+func TestCredential(t *testing.T) {
+	k := testKeys()
+	v := mustNew(t, cfgMixed())
+	fresh := freshClaims()
+	k1, _ := keyFingerprint("k1", &k.rsa1.PublicKey)
+	k2, _ := keyFingerprint("k2", &k.rsa2.PublicKey)
+	e1, _ := keyFingerprint("e1", &k.ec256.PublicKey)
+	s1, s2 := secretFingerprint(k.secret1), secretFingerprint(k.secret2)
+	cases := []struct {
+		name, tok, want string
+	}{
+		{"RSA key by kid", sign(t, "RS256", k.rsa1, hdr("RS256", "k1"), fresh), k1},
+		{"the other RSA key by kid", sign(t, "PS256", k.rsa2, hdr("PS256", "k2"), fresh), k2},
+		{"first RSA key without kid", sign(t, "RS256", k.rsa1, hdr("RS256", ""), fresh), k1},
+		{"second RSA key without kid", sign(t, "RS512", k.rsa2, hdr("RS512", ""), fresh), k2},
+		{"EC key", sign(t, "ES256", k.ec256, hdr("ES256", ""), fresh), e1},
+		{"first secret", sign(t, "HS256", k.secret1, hdr("HS256", ""), fresh), s1},
+		{"second secret", sign(t, "HS384", k.secret2, hdr("HS384", ""), fresh), s2},
+	}
+	seen := map[string]bool{}
+	for _, c := range cases {
+		r, _ := bearer(t, c.tok)
+		out, err := run(v, r, nil, testNow)
+		if err != nil || out.Credential != c.want {
+			t.Errorf("%s: Credential %q (%v), want %q", c.name, out.Credential, err, c.want)
+		}
+		seen[out.Credential] = true
+	}
+	if len(seen) != 5 {
+		t.Errorf("%d distinct credentials, want 5: %v", len(seen), seen)
+	}
+	for fp := range seen {
+		if strings.Contains(fp, string(k.secret1)) || strings.Contains(fp, string(k.secret2)) {
+			t.Errorf("fingerprint %q holds a secret", fp)
+		}
+	}
+	if !strings.HasPrefix(k1, "key:k1:") || !strings.HasPrefix(s1, "secret:") {
+		t.Errorf("fingerprints %q, %q", k1, s1)
+	}
 }

@@ -90,6 +90,8 @@ func TestTimeClaimEdges(t *testing.T) {
 		{"exp array", `{"exp":[1]}`, 0, verify.ReasonInvalidClaims},
 		{"invalid iat wins over an expired exp", `{"iat":"x","exp":1}`, 0, verify.ReasonInvalidClaims},
 		{"expired wins over too old", `{"iat":1,"exp":2}`, time.Minute, verify.ReasonTokenExpired},
+		{"whitespace around the values", "{ \"iat\" : \"" + itoa(now.UnixMilli()-5000) + "\" ,\n\"exp\"\t: 300000 }", 0, ""},
+		{"whitespace around an expired exp", `{"exp" : 1 }`, 0, verify.ReasonTokenExpired},
 		{"max_age with a ms iat, fresh", `{"iat":"` + itoa(now.UnixMilli()-5000) + `","exp":300000}`, time.Minute, ""},
 	}
 	for _, c := range cases {

@@ -1,27 +1,25 @@
-package jsonscan
+package template
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
 
-const globiancePayment = `{"event":"refund success","checkoutId":"1234567890","storeId":"store123","type":"payment",` +
+const globiancePaymentFull = `{"event":"refund success","checkoutId":"1234567890","storeId":"store123","type":"payment",` +
 	`"payload":{"payment":{"paymentId":"payment123","amount":"100.00","currency":"USD","status":"refunded",` +
 	`"customer":{"name":"John Doe","email":"john@example.com"},"timestamp":"2023-05-30T12:34:56Z"}}}`
 
-const globianceCheckout = `{"event":"completed","checkoutId":"9876543210","storeId":"store123","type":"checkout",` +
+const globianceCheckoutFull = `{"event":"completed","checkoutId":"9876543210","storeId":"store123","type":"checkout",` +
 	`"payload":{"checkout":{"checkoutId":"9876543210","amount":"250.00","currency":"EUR","items":[{"sku":"A1","qty":2}]}}}`
 
 const avarda = `{"purchaseId":"489ea341e23941089e6d0378c708512a"}`
 
-var globiancePaths = [][]string{
-	Split("type"), Split("event"), Split("checkoutId"),
-	Split("payload.payment.paymentId"), Split("payload.payment.timestamp"),
-}
-
-type lookupCase struct {
+type jsonCase struct {
 	name string
 	doc  string
 	path []string
@@ -29,19 +27,19 @@ type lookupCase struct {
 	ok   bool
 }
 
-func p(dotted string) []string { return Split(dotted) }
+func p(dotted string) []string { return strings.Split(dotted, ".") }
 
-var lookupCases = []lookupCase{
+var jsonCases = []jsonCase{
 	// Shapes of real callbacks.
-	{"globiance type", globiancePayment, p("type"), "payment", true},
-	{"globiance event", globiancePayment, p("event"), "refund success", true},
-	{"globiance checkoutId", globiancePayment, p("checkoutId"), "1234567890", true},
-	{"globiance paymentId", globiancePayment, p("payload.payment.paymentId"), "payment123", true},
-	{"globiance timestamp", globiancePayment, p("payload.payment.timestamp"), "2023-05-30T12:34:56Z", true},
-	{"globiance payment object", globiancePayment, p("payload.payment.customer"), `{"name":"John Doe","email":"john@example.com"}`, true},
-	{"globiance checkout no payment", globianceCheckout, p("payload.payment.paymentId"), "", false},
-	{"globiance checkout type", globianceCheckout, p("type"), "checkout", true},
-	{"globiance checkout items", globianceCheckout, p("payload.checkout.items"), `[{"sku":"A1","qty":2}]`, true},
+	{"globiance type", globiancePaymentFull, p("type"), "payment", true},
+	{"globiance event", globiancePaymentFull, p("event"), "refund success", true},
+	{"globiance checkoutId", globiancePaymentFull, p("checkoutId"), "1234567890", true},
+	{"globiance paymentId", globiancePaymentFull, p("payload.payment.paymentId"), "payment123", true},
+	{"globiance timestamp", globiancePaymentFull, p("payload.payment.timestamp"), "2023-05-30T12:34:56Z", true},
+	{"globiance payment object", globiancePaymentFull, p("payload.payment.customer"), `{"name":"John Doe","email":"john@example.com"}`, true},
+	{"globiance checkout no payment", globianceCheckoutFull, p("payload.payment.paymentId"), "", false},
+	{"globiance checkout type", globianceCheckoutFull, p("type"), "checkout", true},
+	{"globiance checkout items", globianceCheckoutFull, p("payload.checkout.items"), `[{"sku":"A1","qty":2}]`, true},
 	{"avarda", avarda, p("purchaseId"), "489ea341e23941089e6d0378c708512a", true},
 	{"avarda missing", avarda, p("purchaseid"), "", false},
 
@@ -52,11 +50,14 @@ var lookupCases = []lookupCase{
 	{"too deep", `{"a":{"b":"s"}}`, p("a.b.c"), "", false},
 	{"key in sibling object", `{"x":{"b":1},"a":{}}`, p("a.b"), "", false},
 	{"key deeper than path", `{"a":{"x":{"b":1}}}`, p("a.b"), "", false},
-	{"empty key", `{"":{"":"e"}}`, p("."), "e", true},
-	{"empty path", ` {"a":1} `, nil, `{"a":1}`, true},
-	{"empty path array", `[1]`, nil, "", false},
+	{"empty key", `{"":{"":"e"}}`, []string{"", ""}, "e", true},
 	{"array on path", `{"a":[{"b":1}]}`, p("a.b"), "", false},
-	{"array index is no key", `{"a":[{"b":1}]}`, p("a.0.b"), "", false},
+	{"array index", `{"a":[{"b":1}]}`, p("a.0.b"), "1", true},
+	{"array index out of range", `{"a":[{"b":1}]}`, p("a.1.b"), "", false},
+	{"array index with a sign", `{"a":[7]}`, p("a.+0"), "", false},
+	{"array index with a leading zero", `{"a":[7,8]}`, p("a.01"), "", false},
+	{"array second element", `{"items":[{"id":"a"},{"id":"b"}]}`, p("items.1.id"), "b", true},
+	{"number key of an object", `{"a":{"0":"zero"}}`, p("a.0"), "zero", true},
 	{"array value", `{"a":[1, 2 ,3]}`, p("a"), `[1, 2 ,3]`, true},
 	{"array of objects skipped", `{"x":[{"a":1},{"a":2}],"a":3}`, p("a"), "3", true},
 	{"empty object value", `{"a":{}}`, p("a"), `{}`, true},
@@ -65,7 +66,7 @@ var lookupCases = []lookupCase{
 	{"case sensitive", `{"Type":"x"}`, p("type"), "", false},
 	{"key prefix", `{"typeX":"x","typ":"y"}`, p("type"), "", false},
 	{"dotted key not split", `{"a.b":1}`, []string{"a.b"}, "1", true},
-	{"dotted key via Split", `{"a.b":1}`, p("a.b"), "", false},
+	{"dotted key as a path", `{"a.b":1}`, p("a.b"), "", false},
 
 	// Scalars.
 	{"null", `{"a":null}`, p("a"), "", true},
@@ -172,155 +173,163 @@ var lookupCases = []lookupCase{
 
 	// Top levels that are not objects.
 	{"top array", `[{"a":1}]`, p("a"), "", false},
+	{"top array index", `[{"a":1}]`, p("0.a"), "1", true},
 	{"top string", `"a"`, p("a"), "", false},
 	{"top number", `1`, p("a"), "", false},
 	{"top null", `null`, p("a"), "", false},
 }
 
-func TestLookup(t *testing.T) {
-	for _, tc := range lookupCases {
-		t.Run(tc.name, func(t *testing.T) {
-			got, ok := Lookup([]byte(tc.doc), tc.path...)
-			if got != tc.want || ok != tc.ok {
-				t.Errorf("Lookup(%q, %q) = %q, %v; want %q, %v", tc.doc, tc.path, got, ok, tc.want, tc.ok)
+// The JSON reader of the templates, case by case, and against encoding/json.
+func TestJSONLookup(t *testing.T) {
+	for _, c := range jsonCases {
+		t.Run(c.name, func(t *testing.T) {
+			doc := parseJSON([]byte(c.doc))
+			got, ok := doc.lookup(c.path)
+			if got != c.want || ok != c.ok {
+				t.Fatalf("lookup(%q, %q) = %q, %v; want %q, %v", c.doc, c.path, got, ok, c.want, c.ok)
 			}
-			checkLookup(t, []byte(tc.doc), tc.path)
+			checkAgainstEncodingJSON(t, []byte(c.doc), c.path)
 		})
 	}
 }
 
-func TestLookupAllGlobiance(t *testing.T) {
-	values := make([]string, len(globiancePaths))
-	found := make([]bool, len(globiancePaths))
-	if !LookupAll([]byte(globiancePayment), globiancePaths, values, found) {
-		t.Fatal("payment webhook reported invalid")
+// Nesting at encoding/json's limit, and far past it: no crash, no answer.
+func TestJSONDeepNesting(t *testing.T) {
+	for _, n := range []int{9998, 9999, 10000, 10001, 1 << 20} {
+		doc := []byte(`{"a":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `,"b":"t"}`)
+		d := parseJSON(doc)
+		if _, ok := d.lookup([]string{"b"}); ok != json.Valid(doc) {
+			t.Errorf("depth %d: found %v, json.Valid %v", n+1, ok, json.Valid(doc))
+		}
 	}
-	want := []string{"payment", "refund success", "1234567890", "payment123", "2023-05-30T12:34:56Z"}
-	if !reflect.DeepEqual(values, want) || !reflect.DeepEqual(found, []bool{true, true, true, true, true}) {
-		t.Errorf("payment webhook: %q %v", values, found)
-	}
-	if !LookupAll([]byte(globianceCheckout), globiancePaths, values, found) {
-		t.Fatal("checkout event reported invalid")
-	}
-	want = []string{"checkout", "completed", "9876543210", "", ""}
-	if !reflect.DeepEqual(values, want) || !reflect.DeepEqual(found, []bool{true, true, true, false, false}) {
-		t.Errorf("checkout event: %q %v", values, found)
+	if d := parseJSON([]byte(strings.Repeat("[", 1<<20))); d.ok {
+		t.Errorf("an unclosed deep array is valid")
 	}
 }
 
-// TestLookupAllAgrees runs every table document against all the table paths
-// at once, with overlapping paths (a and a.b) and more than 8 of them.
-func TestLookupAllAgrees(t *testing.T) {
-	var paths [][]string
-	seen := map[string]bool{}
-	for _, tc := range lookupCases {
-		if k := strings.Join(tc.path, "\x00") + "|" + string(rune(len(tc.path))); !seen[k] {
-			seen[k] = true
-			paths = append(paths, tc.path)
-		}
+// FuzzJSONLookup holds the reader to encoding/json on every path of the
+// decoded document: the same value, found or not alike.
+func FuzzJSONLookup(f *testing.F) {
+	for _, c := range jsonCases {
+		f.Add([]byte(c.doc), strings.Join(c.path, "."))
 	}
-	for _, tc := range lookupCases {
-		checkLookupAll(t, []byte(tc.doc), paths)
-		checkLookupAll(t, []byte(tc.doc), paths[:3])
-		checkLookupAll(t, []byte(tc.doc), nil)
+	f.Fuzz(func(t *testing.T, doc []byte, dotted string) {
+		d := parseJSON(doc)
+		for _, path := range append(pathsOf(doc, 24), p(dotted)) {
+			d.lookup(path) // must not panic
+			checkAgainstEncodingJSON(t, doc, path)
+		}
+	})
+}
+
+func checkAgainstEncodingJSON(t testing.TB, doc []byte, path []string) {
+	t.Helper()
+	want, wantOK := reference(t, doc, path)
+	d := parseJSON(doc)
+	got, ok := d.lookup(path)
+	if got != want || ok != wantOK {
+		t.Fatalf("lookup(%q, %q) = %q, %v; encoding/json gives %q, %v", doc, path, got, ok, want, wantOK)
 	}
 }
 
-func TestLookupAllShortSlicesPanic(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Error("no panic")
+// reference answers the question the slow way the reader must agree with:
+// json.Valid, a Decoder with UseNumber into any, the path followed through
+// the maps and slices. An object or array found is checked to be JSON text
+// that decodes to the value the walk found.
+func reference(t testing.TB, doc []byte, path []string) (string, bool) {
+	if !json.Valid(doc) {
+		return "", false
+	}
+	v, err := decodeAny(doc)
+	if err != nil {
+		t.Fatalf("valid document %q does not decode: %v", doc, err)
+	}
+	for _, k := range path {
+		switch x := v.(type) {
+		case map[string]any:
+			var ok bool
+			if v, ok = x[k]; !ok {
+				return "", false
+			}
+		case []any:
+			i, err := strconv.Atoi(k)
+			if err != nil || strconv.Itoa(i) != k || i < 0 || i >= len(x) {
+				return "", false
+			}
+			v = x[i]
+		default:
+			return "", false
 		}
-	}()
-	LookupAll([]byte(avarda), globiancePaths, make([]string, 1), make([]bool, 5))
+	}
+	switch x := v.(type) {
+	case nil:
+		return "", true
+	case string:
+		return x, true
+	case json.Number:
+		return string(x), true
+	case bool:
+		return strconv.FormatBool(x), true
+	}
+	d := parseJSON(doc)
+	raw, _ := d.lookup(path)
+	back, err := decodeAny([]byte(raw))
+	if err != nil || !reflect.DeepEqual(back, v) {
+		t.Fatalf("raw text %q of %q does not decode to %#v (err %v)", raw, doc, v, err)
+	}
+	return raw, true
 }
 
-// TestDeepNesting pins the nesting limit to json.Valid's: 10000 open arrays
-// and objects are fine, 10001 are not, and neither costs a deep call stack.
-func TestDeepNesting(t *testing.T) {
-	objects := func(n int) string {
-		return strings.Repeat(`{"a":`, n) + "1" + strings.Repeat("}", n)
-	}
-	arrays := func(n int) string {
-		return `{"a":` + strings.Repeat("[", n-1) + strings.Repeat("]", n-1) + "}"
-	}
-	for _, tc := range []struct {
-		doc   string
-		path  []string
-		valid bool
-	}{
-		{objects(10000), p(strings.Repeat("a.", 9999) + "a"), true},
-		{objects(10001), p(strings.Repeat("a.", 10000) + "a"), false},
-		{objects(10000), p("a.a.a"), true},
-		{objects(10001), p("a"), false},
-		{arrays(10000), p("a"), true},
-		{arrays(10001), p("a"), false},
-		{strings.Repeat("[", 1_000_000), p("a"), false},
-		{strings.Repeat(`{"a":`, 1_000_000), p("a"), false},
-	} {
-		doc := []byte(tc.doc)
-		if json.Valid(doc) != tc.valid {
-			t.Fatalf("json.Valid of %d bytes is %v; the test assumes %v", len(doc), !tc.valid, tc.valid)
-		}
-		_, ok := Lookup(doc, tc.path...)
-		if ok != tc.valid {
-			t.Errorf("deep document of %d bytes, path of %d keys: ok = %v, want %v", len(doc), len(tc.path), ok, tc.valid)
-		}
-		if len(doc) < 100_000 && len(tc.path) < 10 { // the reference walk is quadratic
-			checkLookup(t, doc, tc.path)
-		}
-	}
-	v, ok := Lookup([]byte(objects(10000)), p(strings.Repeat("a.", 9999)+"a")...)
-	if v != "1" || !ok {
-		t.Errorf("deepest value = %q, %v", v, ok)
-	}
+func decodeAny(doc []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	var v any
+	err := dec.Decode(&v)
+	return v, err
 }
 
-func TestSplit(t *testing.T) {
-	for in, want := range map[string][]string{
-		"payload.payment.paymentId": {"payload", "payment", "paymentId"},
-		"type":                      {"type"},
-		"":                          {""},
-		"a..b":                      {"a", "", "b"},
-	} {
-		if got := Split(in); !reflect.DeepEqual(got, want) {
-			t.Errorf("Split(%q) = %q, want %q", in, got, want)
+// pathsOf lists paths of doc's decoded tree (at most limit, in a fixed
+// order), so that fuzzing compares found values too, not only the "absent"
+// answer that a random path almost always gets.
+func pathsOf(doc []byte, limit int) [][]string {
+	if !json.Valid(doc) {
+		return nil
+	}
+	v, err := decodeAny(doc)
+	if err != nil {
+		return nil
+	}
+	var out [][]string
+	var walk func(v any, prefix []string)
+	walk = func(v any, prefix []string) {
+		var keys []string
+		switch x := v.(type) {
+		case map[string]any:
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+		case []any:
+			for i := range x {
+				keys = append(keys, strconv.Itoa(i))
+			}
+		}
+		for _, k := range keys {
+			if len(out) >= limit {
+				return
+			}
+			path := append(append([]string(nil), prefix...), k)
+			out = append(out, path)
+			var next any
+			if m, ok := v.(map[string]any); ok {
+				next = m[k]
+			} else {
+				i, _ := strconv.Atoi(k)
+				next = v.([]any)[i]
+			}
+			walk(next, path)
 		}
 	}
-}
-
-// TestAllocs holds the allocation promises: skipping costs nothing, a value
-// costs one allocation, null and booleans none.
-func TestAllocs(t *testing.T) {
-	doc := []byte(globiancePayment)
-	for _, tc := range []struct {
-		path []string
-		want float64
-	}{
-		{p("payload.payment.paymentId"), 1},
-		{p("payload.payment"), 1},
-		{p("absent"), 0},
-	} {
-		if n := testing.AllocsPerRun(100, func() { Lookup(doc, tc.path...) }); n != tc.want {
-			t.Errorf("Lookup %q: %v allocations, want %v", tc.path, n, tc.want)
-		}
-	}
-	esc := []byte(`{"a":"\u00e9t\u00e9 \ud83d\ude00","b":true,"c":null}`)
-	for _, k := range []string{"a", "b", "c"} {
-		want := 0.0
-		if k == "a" {
-			want = 1
-		}
-		if n := testing.AllocsPerRun(100, func() { Lookup(esc, k) }); n != want {
-			t.Errorf("Lookup %q: %v allocations, want %v", k, n, want)
-		}
-	}
-	values, found := make([]string, 5), make([]bool, 5)
-	if n := testing.AllocsPerRun(100, func() { LookupAll(doc, globiancePaths, values, found) }); n != 1 {
-		t.Errorf("LookupAll: %v allocations, want 1", n)
-	}
-	deep := []byte(strings.Repeat("[", 500) + strings.Repeat("]", 500))
-	if n := testing.AllocsPerRun(100, func() { Lookup(deep, "a") }); n != 0 {
-		t.Errorf("Lookup in 500 nested arrays: %v allocations, want 0", n)
-	}
+	walk(v, nil)
+	return out
 }
