@@ -2,7 +2,7 @@
 // interface, the request view a verifier reads, the reason classes a failure
 // is reported with, and the constant-time secret comparison. The verifiers of
 // the callback_guard directive live here (basic_auth, query_secret,
-// header_secret) and in the sub-packages signedurl and jwtauth.
+// header_secret) and in the sub-packages signedurl, hmacsig and jwtauth.
 package verify
 
 import (
