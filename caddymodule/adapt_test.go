@@ -158,12 +158,12 @@ func TestAdaptOrderAndMinimal(t *testing.T) {
 // and the line it is on.
 func TestAdaptErrors(t *testing.T) {
 	tests := []struct{ name, body, want string }{
-		{"unknown preset", "callback_guard stripe {\n query_secret t s\n}", `unknown preset "stripe" (want one of glopal, globiance, avarda, payglocal, generic), at Caddyfile:2`},
-		{"missing preset", `callback_guard`, "missing preset (want one of glopal, globiance, avarda, payglocal, generic), at Caddyfile:2"},
+		{"unknown preset", "callback_guard paypal {\n query_secret t s\n}", `unknown preset "paypal" (want one of glopal, globiance, avarda, payglocal, stripe, github, shopify, standard_webhooks, svix, paddle, razorpay, square, adyen, generic), at Caddyfile:2`},
+		{"missing preset", `callback_guard`, "missing preset (want one of glopal, globiance, avarda, payglocal, stripe, github, shopify, standard_webhooks, svix, paddle, razorpay, square, adyen, generic), at Caddyfile:2"},
 		{"argument after the preset", "callback_guard glopal extra {\n query_secret t s\n}", `unexpected argument "extra" after the preset, at Caddyfile:2`},
 		{"unknown subdirective", "callback_guard glopal {\n query_secret t s\n retry 3\n}", `unknown subdirective "retry", at Caddyfile:4`},
 		{"missing argument", "callback_guard glopal {\n basic_auth user\n}", "basic_auth: want <user> <password>, at Caddyfile:3"},
-		{"no authentication", "callback_guard glopal {\n dedupe off\n}", "no authentication configured: add basic_auth, query_secret, header_secret, signed_url or jwt, at Caddyfile:2"},
+		{"no authentication", "callback_guard glopal {\n dedupe off\n}", "no authentication configured: add basic_auth, query_secret, header_secret, signed_url, hmac or jwt, at Caddyfile:2"},
 		{"empty secret", "callback_guard globiance {\n query_secret token s\n query_secret key \"\"\n}", "query_secret key: empty secret (after placeholder expansion), at Caddyfile:4"},
 		{"bad duration", "callback_guard glopal {\n query_secret t s\n deadline soon\n}", `deadline: invalid duration "soon" (want a positive duration such as 4500ms, 10m or 1d), at Caddyfile:4`},
 		{"bad jwt duration", "callback_guard generic {\n jwt {\n  secret s\n  leeway -1s\n }\n}", `jwt leeway: invalid duration "-1s"`},

@@ -80,6 +80,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //		query_secret  <param> <secret>
 //		header_secret <header> <value>
 //		signed_url    <param> <secret>
+//		hmac          <secret> | hmac { … } (see unmarshalHMAC)
 //		jwt {
 //			from    form|json|header|query <name>
 //			key     <kid> <public-key-pem-file>
@@ -96,6 +97,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //		max_body   <size>
 //		max_answer <size>
 //		forward_claims off|header|body
+//		report_only
 //		store memory | redis <url>
 //		store_failure open|reject
 //	}
@@ -151,6 +153,15 @@ func (g *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			g.SignedURL = append(g.SignedURL, config.SignedURL{Param: args[0], Secret: args[1]})
+		case "hmac":
+			if err := unmarshalHMAC(d, g, args); err != nil {
+				return err
+			}
+		case "report_only":
+			if err := want(0, "no argument"); err != nil {
+				return err
+			}
+			g.ReportOnly = true
 		case "jwt":
 			if len(args) != 0 {
 				return errf("takes a block, not arguments")
@@ -235,6 +246,11 @@ func (g *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	settings, err := g.Guard.Resolve()
 	if err == nil {
 		_, err = compileTemplates(settings)
+	}
+	if err == nil && settings.HMAC != nil {
+		if herr := hmacScheme(settings.HMAC).Check(); herr != nil {
+			err = &config.FieldError{Field: "hmac", Index: -1, Err: fmt.Errorf("hmac: %w", herr)}
+		}
 	}
 	if err != nil {
 		return errAt(lineOf(err, lines, directive), err)

@@ -33,6 +33,7 @@ const (
 	resultTooLarge      = "too_large"
 	resultUpstreamError = "upstream_error"
 	resultStoreError    = "store_error"
+	resultReported      = "reported"
 )
 
 // resultMessages are the debug log messages, made once.

@@ -46,13 +46,14 @@ func (g *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	in := verify.Input{Request: r, Now: arrival}
 	var out verify.Output
 	// Credentials in headers and the query first: an unauthenticated
-	// request costs no more than the bytes it sent.
+	// request costs no more than the bytes it sent. Under report_only a
+	// failure is forwarded, so the body is read all the same.
 	scope, reason := g.check(&in, &out, g.groups[:g.bodyGroups], "")
-	if reason != "" {
+	if reason != "" && g.reporter == nil {
 		closeUnread(w, r)
 		return g.reject(w, r, reason, arrival)
 	}
-	body, status := g.readBody(r, g.bodyGroups == len(g.groups))
+	body, status := g.readBody(r, reason == "" && g.bodyGroups == len(g.groups))
 	switch status {
 	case 0:
 	case http.StatusRequestEntityTooLarge:
@@ -62,10 +63,22 @@ func (g *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return nil
 	}
 	in.Body = body
-	if scope, reason = g.check(&in, &out, g.groups[g.bodyGroups:], scope); reason != "" {
+	if reason == "" {
+		scope, reason = g.check(&in, &out, g.groups[g.bodyGroups:], scope)
+	}
+	if reason != "" {
+		if g.reporter != nil {
+			return g.reporter.report(w, r, next, body, reason, arrival)
+		}
 		return g.reject(w, r, reason, arrival)
 	}
 	body, key := g.prepareForward(r, in.Body, &out, arrival)
+	setForwardBody(r, body)
+	return g.deliver(w, r, next, arrival, key, scope)
+}
+
+// setForwardBody makes body, read once, the body the next handler reads.
+func setForwardBody(r *http.Request, body []byte) {
 	if body != nil {
 		r.Body = newBodyReader(body)
 	} else {
@@ -76,7 +89,6 @@ func (g *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// Trailers would make the proxy send the body chunked again, and could
 	// carry forged X-Callback-* fields past the header check.
 	r.Trailer = nil
-	return g.deliver(w, r, next, arrival, key, scope)
 }
 
 // tooLarge answers 413 to a body over max_body, which is never read whole.
@@ -184,7 +196,7 @@ func (g *Handler) prepareForward(r *http.Request, body []byte, out *verify.Outpu
 	if g.event != nil {
 		if ev, ok := g.event.Resolve(&env); ok {
 			set(4, hdrEvent, safeValue(ev))
-			if oc := g.outcome(ev); oc != "" {
+			if oc := g.outcome(&env, ev); oc != "" {
 				set(5, hdrOutcome, oc)
 			}
 		}
@@ -230,7 +242,16 @@ func (g *Handler) clean(r *http.Request) {
 	}
 }
 
-func (g *Handler) outcome(event string) string {
+// outcome maps the event, or the preset's outcome template (Adyen's
+// success flag), to X-Callback-Outcome.
+func (g *Handler) outcome(env *template.Env, event string) string {
+	if g.outcomeFrom != nil {
+		v, ok := g.outcomeFrom.Resolve(env)
+		if !ok {
+			return ""
+		}
+		event = v
+	}
 	p := g.settings.Preset
 	if oc, ok := p.Outcomes[event]; ok {
 		return oc

@@ -30,7 +30,7 @@ func initMetrics() {
 	guardMetrics.once.Do(func() {
 		guardMetrics.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "callback_guard_requests_total",
-			Help: "Callback deliveries by provider and result (forwarded, rejected, replayed, timeout, too_large, upstream_error, store_error).",
+			Help: "Callback deliveries by provider and result (forwarded, rejected, replayed, timeout, too_large, upstream_error, store_error, reported).",
 		}, []string{"provider", "result"})
 		guardMetrics.verifyFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "callback_guard_verify_failures_total",
@@ -71,7 +71,7 @@ func registerMetrics(reg prometheus.Registerer) error {
 }
 
 // results lists the result label values, in the order of resultIndex.
-var results = []string{resultForwarded, resultRejected, resultReplayed, resultTimeout, resultTooLarge, resultUpstreamError, resultStoreError}
+var results = []string{resultForwarded, resultRejected, resultReplayed, resultTimeout, resultTooLarge, resultUpstreamError, resultStoreError, resultReported}
 
 // guardCounters are one guard's series, resolved once at provisioning so
 // that the request path does no label lookup.
@@ -117,6 +117,17 @@ func (gc *guardCounters) failed(reason verify.Reason) {
 		return
 	}
 	c.Inc()
+}
+
+// reporting is a view of the counters for failures forwarded under
+// report_only: whatever the forward's result, it counts as reported.
+func (gc *guardCounters) reporting() *guardCounters {
+	rc := *gc
+	rc.results = make(map[string]prometheus.Counter, len(gc.results))
+	for r := range gc.results {
+		rc.results[r] = gc.results[resultReported]
+	}
+	return &rc
 }
 
 func storeErrorCounter(kind string) prometheus.Counter {

@@ -66,6 +66,12 @@ type Handler struct {
 	templates *template.Set
 	dedupe    []*template.Template
 	event     *template.Template
+	// outcomeFrom is the preset's outcome template (nil: the event).
+	outcomeFrom *template.Template
+
+	// reporter is this guard as it forwards a failed request under
+	// report_only (nil: failures are rejected).
+	reporter *Handler
 
 	metrics     *guardCounters
 	storeErrors prometheus.Counter

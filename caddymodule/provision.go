@@ -47,7 +47,7 @@ func (g *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	g.templates, g.dedupe, g.event = ts.set, ts.dedupe, ts.event
+	g.templates, g.dedupe, g.event, g.outcomeFrom = ts.set, ts.dedupe, ts.event, ts.outcome
 	g.onTimeout = onTimeoutAnswer(s.OnTimeout)
 	g.forwards = deadline.NewForwards(maxKeptForwards)
 	g.maxAnswer = int(min(s.MaxAnswer, math.MaxInt))
@@ -56,6 +56,9 @@ func (g *Handler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("store: %w", err)
 		}
 		g.storeErrors = storeErrorCounter(g.store.Kind())
+	}
+	if s.ReportOnly {
+		g.reporter = g.newReporter()
 	}
 	return nil
 }
@@ -126,6 +129,19 @@ func expandSecrets(in config.Guard) (config.Guard, error) {
 		}
 		g.JWT = &j
 	}
+	if in.HMAC != nil {
+		h := *in.HMAC
+		h.Secrets = append([]string(nil), in.HMAC.Secrets...)
+		for i := range h.Secrets {
+			h.Secrets[i] = expand("hmac secret", h.Secrets[i])
+		}
+		h.PublicKeys = append([]string(nil), in.HMAC.PublicKeys...)
+		for i := range h.PublicKeys {
+			h.PublicKeys[i] = expand("hmac public_key", h.PublicKeys[i])
+		}
+		h.NotificationURL = expand("hmac notification_url", h.NotificationURL)
+		g.HMAC = &h
+	}
 	if in.Store != nil {
 		st := *in.Store
 		st.URL = expand("store", st.URL)
@@ -183,6 +199,13 @@ func (g *Handler) buildVerifiers(guard *config.Guard, s *config.Settings) error 
 		}
 		addAlt("signed_url", v, su.Param, su.Secret)
 		g.needsClientURL = true
+	}
+	if s.HMAC != nil {
+		v, err := buildHMAC(s.HMAC)
+		if err != nil {
+			return fmt.Errorf("hmac: %w", err)
+		}
+		add("hmac", v)
 	}
 	if s.JWT != nil {
 		v, material, err := buildJWT(s)
@@ -325,9 +348,10 @@ func buildJWT(s *config.Settings) (*jwtauth.Verifier, []string, error) {
 
 // compiledTemplates are a guard's templates sharing one read of the body.
 type compiledTemplates struct {
-	set    *template.Set
-	dedupe []*template.Template
-	event  *template.Template
+	set     *template.Set
+	dedupe  []*template.Template
+	event   *template.Template
+	outcome *template.Template
 }
 
 func compileTemplates(s *config.Settings) (*compiledTemplates, error) {
@@ -349,6 +373,13 @@ func compileTemplates(s *config.Settings) (*compiledTemplates, error) {
 			return nil, fmt.Errorf("the %s preset's event: %w", s.Preset.Name, err)
 		}
 		ts.event = t
+	}
+	if s.Preset.Outcome != "" {
+		t, err := ts.set.Compile(s.Preset.Outcome, nil)
+		if err != nil {
+			return nil, fmt.Errorf("the %s preset's outcome: %w", s.Preset.Name, err)
+		}
+		ts.outcome = t
 	}
 	return ts, nil
 }

@@ -52,8 +52,8 @@ const DedupeOff = "off"
 // Guard is the configuration of one callback_guard: one callback endpoint of
 // one provider. Zero values mean "the preset's default".
 type Guard struct {
-	// Preset names the provider: glopal, globiance, avarda, payglocal or
-	// generic. It sets the defaults below and X-Callback-Provider.
+	// Preset names the provider (one of PresetNames). It sets the defaults
+	// below and X-Callback-Provider.
 	Preset string `json:"preset"`
 
 	// BasicAuth lists accepted user/password pairs (alternatives).
@@ -66,6 +66,13 @@ type Guard struct {
 	SignedURL []SignedURL `json:"signed_url,omitempty"`
 	// JWT verifies a signed token carried by the request.
 	JWT *JWT `json:"jwt,omitempty"`
+	// HMAC verifies a signature over the body, as the preset's scheme (or
+	// the block's own) says.
+	HMAC *HMAC `json:"hmac,omitempty"`
+	// ReportOnly forwards a request that fails verification instead of
+	// answering 401, marked X-Callback-Verified: none and
+	// X-Callback-Rejected: <reason>, never deduplicated. Default: off.
+	ReportOnly bool `json:"report_only,omitempty"`
 
 	// Dedupe lists key templates; the first that resolves wins. ["off"]
 	// disables deduplication; empty means the preset's default.

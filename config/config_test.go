@@ -119,7 +119,7 @@ func TestResolveErrors(t *testing.T) {
 		field string // "": the error is about no one field
 		index int
 	}{
-		{"unknown preset", Guard{Preset: "stripe", QuerySecret: ok}, `preset: "stripe" is unknown (want one of glopal, globiance, avarda, payglocal, generic)`, "preset", -1},
+		{"unknown preset", Guard{Preset: "paypal", QuerySecret: ok}, `preset: "paypal" is unknown (want one of glopal, globiance, avarda, payglocal, stripe, github, shopify, standard_webhooks, svix, paddle, razorpay, square, adyen, generic)`, "preset", -1},
 		{"no preset", Guard{QuerySecret: ok}, "missing preset (want one of glopal, ", "", 0},
 		{"no authentication", Guard{Preset: "glopal"}, "no authentication configured: add basic_auth, query_secret", "", 0},
 		{"payglocal without keys", Guard{Preset: "payglocal", JWT: &JWT{}}, "jwt: no key and no secret", "jwt", -1},

@@ -24,7 +24,10 @@ type Preset struct {
 	// Event is the template of X-Callback-Event; empty means none. A literal
 	// template (no placeholder) is a fixed event.
 	Event string
-	// Outcomes maps an event value to X-Callback-Outcome.
+	// Outcome is the template whose value Outcomes maps, when it is not
+	// the event (Adyen's success flag); empty means the event.
+	Outcome string
+	// Outcomes maps an event (or Outcome) value to X-Callback-Outcome.
 	Outcomes map[string]string
 	// OutcomeDefault is the outcome of a known event that Outcomes does not
 	// list; empty means no header.
@@ -38,6 +41,10 @@ type Preset struct {
 	// Sample is the test delivery `caddy callback sign` makes for the
 	// preset (samples.go).
 	Sample Sample
+	// Signature is how the provider signs its bodies (nil: no scheme of
+	// its own; an hmac block then needs a header). The user's hmac block
+	// is laid over it.
+	Signature *SignatureScheme
 }
 
 // Outcome values of X-Callback-Outcome.
@@ -54,10 +61,25 @@ const (
 	PresetAvarda    = "avarda"
 	PresetPayGlocal = "payglocal"
 	PresetGeneric   = "generic"
+
+	PresetStripe           = "stripe"
+	PresetGitHub           = "github"
+	PresetShopify          = "shopify"
+	PresetStandardWebhooks = "standard_webhooks"
+	PresetSvix             = "svix"
+	PresetPaddle           = "paddle"
+	PresetRazorpay         = "razorpay"
+	PresetSquare           = "square"
+	PresetAdyen            = "adyen"
 )
 
 // PresetNames lists the presets in the order the documentation shows them.
-var PresetNames = []string{PresetGlopal, PresetGlobiance, PresetAvarda, PresetPayGlocal, PresetGeneric}
+var PresetNames = []string{
+	PresetGlopal, PresetGlobiance, PresetAvarda, PresetPayGlocal,
+	PresetStripe, PresetGitHub, PresetShopify, PresetStandardWebhooks, PresetSvix,
+	PresetPaddle, PresetRazorpay, PresetSquare, PresetAdyen,
+	PresetGeneric,
+}
 
 var presets = map[string]*Preset{
 	// Glopal's checkout callbacks are synchronous questions with a 5 s
@@ -169,6 +191,16 @@ x-gl-merchantId, iat (a string of milliseconds), exp 300000
 			Body:  genericSample,
 		},
 	},
+	// The signed-body providers: presets_signed.go.
+	PresetStripe:           presetStripe,
+	PresetGitHub:           presetGitHub,
+	PresetShopify:          presetShopify,
+	PresetStandardWebhooks: presetStandardWebhooks,
+	PresetSvix:             presetSvix,
+	PresetPaddle:           presetPaddle,
+	PresetRazorpay:         presetRazorpay,
+	PresetSquare:           presetSquare,
+	PresetAdyen:            presetAdyen,
 }
 
 // LookupPreset returns the preset of that name.

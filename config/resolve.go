@@ -31,6 +31,11 @@ type Settings struct {
 	JWT *JWT
 	// Leeway is the JWT leeway in effect.
 	Leeway time.Duration
+	// HMAC is the user's hmac block laid over the preset's scheme (nil:
+	// no hmac).
+	HMAC *SignatureScheme
+	// ReportOnly forwards failures, marked, instead of rejecting them.
+	ReportOnly bool
 }
 
 // FieldError is a configuration error in one field of a Guard, so that the
@@ -88,9 +93,10 @@ func (g *Guard) Resolve() (*Settings, error) {
 		Store:           Store{Kind: StoreMemory},
 		StoreFailure:    StoreFailureOpen,
 		Leeway:          DefaultLeeway,
+		ReportOnly:      g.ReportOnly,
 	}
 	for _, resolve := range []func(*Settings) error{
-		g.resolveDedupe, g.resolveTimes, g.resolveAnswer, g.resolveStore, g.resolveJWT,
+		g.resolveDedupe, g.resolveTimes, g.resolveAnswer, g.resolveStore, g.resolveJWT, g.resolveHMAC,
 	} {
 		if err := resolve(s); err != nil {
 			return nil, err
@@ -127,6 +133,9 @@ func (g *Guard) resolveDedupe(s *Settings) error {
 	for _, t := range g.Dedupe {
 		if strings.TrimSpace(t) == "" || t == DedupeOff {
 			return fieldErr("dedupe", `has an empty template or "off" among templates`)
+		}
+		if strings.Contains(t, "{body}") {
+			return fieldErr("dedupe", "{body} is the raw body and stands only in an hmac block's signed template (use {body.sha256})")
 		}
 	}
 	s.Dedupe = g.Dedupe
@@ -245,8 +254,8 @@ func (g *Guard) resolveJWT(s *Settings) error {
 // checkAuth requires at least one authentication and rejects incomplete
 // lines, including secrets that expanded to nothing.
 func (g *Guard) checkAuth() error {
-	if len(g.BasicAuth)+len(g.QuerySecret)+len(g.HeaderSecret)+len(g.SignedURL) == 0 && g.JWT == nil {
-		return errors.New("no authentication configured: add basic_auth, query_secret, header_secret, signed_url or jwt")
+	if len(g.BasicAuth)+len(g.QuerySecret)+len(g.HeaderSecret)+len(g.SignedURL) == 0 && g.JWT == nil && g.HMAC == nil {
+		return errors.New("no authentication configured: add basic_auth, query_secret, header_secret, signed_url, hmac or jwt")
 	}
 	for i, b := range g.BasicAuth {
 		switch {

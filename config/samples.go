@@ -33,6 +33,9 @@ type Sample struct {
 	// SignedURLRedirect makes a delivery with a signed URL and no body a
 	// GET of that URL: the provider's redirect of the buyer's browser.
 	SignedURLRedirect bool
+	// Headers makes the headers the provider sends besides its signature
+	// (event and delivery ids). Nil: none.
+	Headers func(SampleInput) map[string]string
 }
 
 // SampleInput is what one sample delivery is made of.

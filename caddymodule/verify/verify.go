@@ -2,7 +2,7 @@
 // interface, the request view a verifier reads, the reason classes a failure
 // is reported with, and the constant-time secret comparison. The verifiers of
 // the callback_guard directive live here (basic_auth, query_secret,
-// header_secret) and in the sub-packages signedurl and jwtauth.
+// header_secret) and in the sub-packages signedurl, hmacsig and jwtauth.
 package verify
 
 import (
@@ -27,9 +27,11 @@ const (
 	// ReasonInvalidCredentials: a credential is present but matches none of
 	// the configured alternatives.
 	ReasonInvalidCredentials Reason = "invalid_credentials"
-	// ReasonMissingSignature: a signed URL without its signature parameter.
+	// ReasonMissingSignature: a signed URL without its signature parameter,
+	// or a signed body without a signature the scheme accepts.
 	ReasonMissingSignature Reason = "missing_signature"
-	// ReasonInvalidSignature: a URL or token signature that does not verify.
+	// ReasonInvalidSignature: a URL, token or body signature that does not
+	// verify.
 	ReasonInvalidSignature Reason = "invalid_signature"
 	// ReasonMissingToken: no JWT where the configuration says to find one.
 	ReasonMissingToken Reason = "missing_token"
@@ -51,6 +53,9 @@ const (
 	ReasonTokenTooOld Reason = "token_too_old"
 	// ReasonInvalidClaims: a time claim of the wrong type.
 	ReasonInvalidClaims Reason = "invalid_claims"
+	// ReasonTimestampOutOfTolerance: a signed body's signed timestamp is
+	// older or further ahead than the tolerance allows.
+	ReasonTimestampOutOfTolerance Reason = "timestamp_out_of_tolerance"
 )
 
 // Failure is the error a verifier returns when a request does not pass.
@@ -150,4 +155,5 @@ var Reasons = []Reason{
 	ReasonMissingCredentials, ReasonInvalidCredentials, ReasonMissingSignature, ReasonInvalidSignature,
 	ReasonMissingToken, ReasonMalformedToken, ReasonAlgNotAllowed, ReasonUnknownKey, ReasonTokenExpired,
 	ReasonTokenNotYetValid, ReasonTokenIssuedInFuture, ReasonTokenTooOld, ReasonInvalidClaims,
+	ReasonTimestampOutOfTolerance,
 }

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"net/url"
@@ -23,7 +26,7 @@ import (
 )
 
 // scenarioNames are the scenarios in their default order.
-var scenarioNames = []string{"plain", "headers", "header_secret", "basic_auth", "signed_url", "jwt_rs256", "memory", "redis"}
+var scenarioNames = []string{"plain", "headers", "header_secret", "basic_auth", "signed_url", "hmac_stripe", "jwt_rs256", "memory", "redis"}
 
 func isScenario(name string) bool {
 	for _, n := range scenarioNames {
@@ -43,6 +46,7 @@ const (
 	signedParam  = "sig"
 	signedSecret = "bench-signed-url-secret-3a7c90e1d4b2"
 	jwtKeyID     = "k1"
+	stripeSecret = "whsec_bench_5b0e93c1d7a2f486e0c3b9a1"
 )
 
 var basicAuthValue = "Basic " + base64.StdEncoding.EncodeToString([]byte(basicUser+":"+basicPass))
@@ -62,10 +66,11 @@ var sevenHeaders = [][2]string{
 
 // scenario is one Caddy site and the requests that load it.
 type scenario struct {
-	name  string
-	port  int
-	guard []string // the lines inside callback_guard generic { }; none: no guard
-	proxy []string // the lines inside reverse_proxy { }
+	name   string
+	port   int
+	preset string   // of the guard; "": generic
+	guard  []string // the lines inside callback_guard <preset> { }; none: no guard
+	proxy  []string // the lines inside reverse_proxy { }
 	// next is the sequence number of the next delivery: every request of
 	// the run, warm-up and probes included, gets its own.
 	next uint64
@@ -92,6 +97,9 @@ func newScenario(name, keyFile, redisURL string) *scenario {
 		s.guard = []string{"basic_auth " + basicUser + " " + basicPass}
 	case "signed_url":
 		s.guard = []string{"signed_url " + signedParam + " " + signedSecret}
+	case "hmac_stripe":
+		// The signature alone: no dedupe, as in the other credential scenarios.
+		s.preset, s.guard = "stripe", []string{"hmac " + stripeSecret, "dedupe off"}
 	case "jwt_rs256":
 		s.guard = []string{"jwt {", "\tkey " + jwtKeyID + " " + keyFile, "\talgs RS256", "}"}
 	case "memory":
@@ -107,7 +115,11 @@ func (s *scenario) site(upstream string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\nhttp://127.0.0.1:%d {\n", s.name, s.port)
 	if s.guarded() {
-		b.WriteString("\tcallback_guard generic {\n")
+		preset := s.preset
+		if preset == "" {
+			preset = "generic"
+		}
+		b.WriteString("\tcallback_guard " + preset + " {\n")
 		for _, l := range s.guard {
 			b.WriteString("\t\t" + l + "\n")
 		}
@@ -173,6 +185,8 @@ func (b *bench) prepare(s *scenario, n int, warm bool) ([]item, error) {
 			it.hdr, it.auth = "Authorization", basicAuthValue
 		case "jwt_rs256":
 			it.hdr, it.auth = "Authorization", tokens[i]
+		case "hmac_stripe":
+			it.hdr, it.auth = "Stripe-Signature", stripeSignature(it.body, time.Now())
 		case "signed_url":
 			raw := fmt.Sprintf("%s/confirmation/DE/ORD-%012d?lang=de-DE&currency=EUR", base, seq)
 			signed, err := signedurl.Sign(raw, signedParam, []byte(signedSecret))
@@ -186,6 +200,15 @@ func (b *bench) prepare(s *scenario, n int, warm bool) ([]item, error) {
 		items[i] = it
 	}
 	return items, nil
+}
+
+// stripeSignature is the Stripe-Signature header of body, as Stripe signs.
+func stripeSignature(body []byte, now time.Time) string {
+	t := strconv.FormatInt(now.Unix(), 10)
+	m := hmac.New(sha256.New, []byte(stripeSecret))
+	m.Write([]byte(t + "."))
+	m.Write(body)
+	return "t=" + t + ",v1=" + hex.EncodeToString(m.Sum(nil))
 }
 
 // tokenPool holds "Bearer <RS256 token>" values, each with its own id,
