@@ -324,9 +324,11 @@ func (v *Verifier) setSources(srcs []Source) error {
 			src.name = textproto.CanonicalMIMEHeaderKey(s.Name)
 			src.bearer = src.name == "Authorization"
 			v.usesAuth = v.usesAuth || src.bearer
-		case inForm, inJSON:
-			v.readsBody = true
 		}
+		// A token field of this name in the body counts too (PHP's
+		// $_REQUEST merges query and form), so every source but the
+		// Authorization header needs the body read first.
+		v.readsBody = v.readsBody || !src.bearer
 		v.sources = append(v.sources, src)
 		where = append(where, src.describe())
 	}
@@ -337,10 +339,10 @@ func (v *Verifier) setSources(srcs []Source) error {
 // Kind is the name of the subdirective.
 func (v *Verifier) Kind() string { return "jwt" }
 
-// ReadsBody reports whether a source is in the body (form or json), so that
-// the handler reads the body before it runs this verifier. A verifier of
-// header and query sources runs before the body is read, and so counts token
-// fields in the headers and the query only.
+// ReadsBody reports whether the handler must read the body before it runs
+// this verifier: for every source but the Authorization header, a field of
+// the token's name in the body is a second token a backend could read. A
+// verifier of the Authorization header alone runs before the body is read.
 func (v *Verifier) ReadsBody() bool { return v.readsBody }
 
 // UsesAuthorizationHeader reports whether a token may come from the

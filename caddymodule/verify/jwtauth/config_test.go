@@ -92,8 +92,8 @@ func TestKindAuthorizationHeaderAndBody(t *testing.T) {
 		{"default", nil, true, false},
 		{"payglocal", payglocalSources(), false, true},
 		{"explicit authorization, any case", []Source{{Kind: "form", Name: "t"}, {Kind: "header", Name: "authorization"}}, true, true},
-		{"other header", []Source{{Kind: "header", Name: "X-Token"}}, false, false},
-		{"query named Authorization", []Source{{Kind: "query", Name: "Authorization"}}, false, false},
+		{"other header", []Source{{Kind: "header", Name: "X-Token"}}, false, true},
+		{"query named Authorization", []Source{{Kind: "query", Name: "Authorization"}}, false, true},
 		{"json", []Source{{Kind: "json", Name: "token"}}, false, true},
 	}
 	for _, c := range cases {
