@@ -43,6 +43,16 @@ func newConnector(opt rueidis.ClientOption, logger *zap.Logger) *connector {
 	if opt.RetryDelay == nil {
 		opt.RetryDelay = retryOnce
 	}
+	// One connection per server (rueidis opens two to four), and a writer
+	// that waits up to 20 µs for more calls after each write: the calls of
+	// concurrent requests then share one write and one read, which spares
+	// system calls in Caddy and in Redis, for microseconds of latency.
+	if opt.PipelineMultiplex == 0 {
+		opt.PipelineMultiplex = -1
+	}
+	if opt.MaxFlushDelay == 0 {
+		opt.MaxFlushDelay = 20 * time.Microsecond
+	}
 	if logger != nil {
 		opt.DialCtxFn = loggedDial(opt.DialCtxFn, logger)
 	}
