@@ -107,8 +107,8 @@ type Process struct {
 
 // Launch writes config to dir, with @HTTP@ replaced by a free port, @ADMIN@
 // by the admin address (on another) and @DIR@ by dir, runs the Caddy
-// binary bin on it, and waits until the admin endpoint, @HTTP@ and
-// o.Ports listen. The config's global block should start with
+// binary bin on it, and waits until the admin endpoint, @HTTP@ (when the
+// config names it) and o.Ports listen. The config's global block should start with
 // "admin @ADMIN@". The caller stops the process.
 func Launch(ctx context.Context, bin, dir, config string, o Options) (*Process, error) {
 	if o.Adapter == "" {
@@ -139,7 +139,11 @@ func Launch(ctx context.Context, bin, dir, config string, o Options) (*Process, 
 		return nil, err
 	}
 	go func() { _ = p.cmd.Wait(); close(p.exited) }()
-	if err := p.WaitPorts(ctx, append([]int{ports[1], ports[0]}, o.Ports...)...); err != nil {
+	wait := []int{ports[1]}
+	if strings.Contains(config, "@HTTP@") {
+		wait = append(wait, ports[0])
+	}
+	if err := p.WaitPorts(ctx, append(wait, o.Ports...)...); err != nil {
 		p.Stop()
 		return nil, err
 	}
