@@ -76,6 +76,7 @@ type options struct {
 	scenarios   []string
 	caddy       string
 	redisServer string
+	redisAddr   string
 	jwtTokens   int
 	verbose     bool
 	strict      bool
@@ -99,6 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	scenarios := fs.String("scenarios", strings.Join(scenarioNames, ","), "comma-separated scenarios to run")
 	fs.StringVar(&o.caddy, "caddy", "", "a Caddy binary with callback_guard (default: go build ./cmd/caddy of this module)")
 	fs.StringVar(&o.redisServer, "redis-server", "redis-server", "the redis-server binary for the redis scenario")
+	fs.StringVar(&o.redisAddr, "redis-addr", "", "a Redis of yours for the redis scenario, host:port or a redis:// URL (default: a redis-server started on loopback)")
 	fs.IntVar(&o.jwtTokens, "jwt-tokens", 0, "distinct RS256 tokens, used in turn (0: one per request, signed before each window)")
 	fs.BoolVar(&o.verbose, "v", false, "print each round's table too")
 	fs.BoolVar(&o.strict, "strict", false, "exit with an error when a goal fails")
