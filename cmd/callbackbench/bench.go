@@ -24,9 +24,9 @@ type bench struct {
 	// redisStats are redis-server's command counts and times over the
 	// redis scenario's counted windows.
 	redisStats commandStats
-	tokens  *tokenPool
-	machine machine
-	notes   []string
+	tokens     *tokenPool
+	machine    machine
+	notes      []string
 }
 
 func (b *bench) note(format string, args ...any) {
