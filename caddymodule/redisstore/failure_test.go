@@ -14,7 +14,7 @@ import (
 
 // failMargin is what a failing call may take beyond CallTimeout: a loaded
 // CI machine under -race is slow to schedule the timer's goroutine.
-const failMargin = 150 * time.Millisecond
+const failMargin = 300 * time.Millisecond
 
 // timedOps are the store's operations, each timed and expected to fail.
 func timedOps(s *Store) map[string]func(ctx context.Context) error {

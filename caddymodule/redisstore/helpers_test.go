@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -26,18 +27,33 @@ var (
 
 // newInstance opens a Store on rawURL with opts, as one Caddy instance
 // would; Prefix defaults to one of the test's own, so that tests sharing a
-// server do not see each other's keys.
+// server do not see each other's keys, and CallTimeout to 2s: the tests of
+// what the store does must not fail when -race and a busy machine make a
+// call slow (the failure tests set the timeouts they test).
 func newInstance(t testing.TB, rawURL string, opts Options) *Store {
 	t.Helper()
 	if opts.Prefix == "" {
 		opts.Prefix = testPrefix(t)
+	}
+	if opts.CallTimeout == 0 {
+		opts.CallTimeout = 2 * time.Second
 	}
 	s, err := Open(rawURL, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
+	waitDialed(s)
 	return s
+}
+
+// waitDialed waits until the store's first connection attempt is over,
+// whatever its outcome: a test about what the store does should not race
+// its dial (several round trips, slow under -race) against CallTimeout.
+func waitDialed(s *Store) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _ = s.conn.get(ctx)
 }
 
 // pair is two instances on srv sharing a prefix, with opts.

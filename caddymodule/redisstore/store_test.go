@@ -99,9 +99,13 @@ func TestOptions(t *testing.T) {
 	mustClaim(t, a, "k", dedupe.Claimed)
 	mustClaim(t, b, "k", dedupe.Claimed) // prefixes keep stores apart
 
-	d := newInstance(t, srv.URL(0), Options{Prefix: DefaultPrefix})
-	if d.channel != DefaultPrefix+"done" || d.timeout != DefaultCallTimeout || d.poll != DefaultPollInterval || d.Kind() != "redis" {
-		t.Fatalf("defaults: %q %v %v %q", d.channel, d.timeout, d.poll, d.Kind())
+	d, err := Open(srv.URL(0), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.prefix != DefaultPrefix || d.channel != DefaultPrefix+"done" || d.timeout != DefaultCallTimeout || d.poll != DefaultPollInterval || d.Kind() != "redis" {
+		t.Fatalf("defaults: %q %q %v %v %q", d.prefix, d.channel, d.timeout, d.poll, d.Kind())
 	}
 	if _, err := Open(srv.URL(0), Options{Prefix: "a{b}:"}); err == nil {
 		t.Fatal("a prefix with braces was accepted")

@@ -199,11 +199,12 @@ func TestTLS(t *testing.T) {
 		if trust {
 			o.TLSConfig.RootCAs = srv.TLSConfig().RootCAs
 		}
-		s, err := New(o, Options{Prefix: testPrefix(t)})
+		s, err := New(o, Options{Prefix: testPrefix(t), CallTimeout: 2 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(s.Close)
+		waitDialed(s)
 		return s
 	}
 	t.Run("trusted", func(t *testing.T) {
