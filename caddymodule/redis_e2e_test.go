@@ -325,3 +325,31 @@ func TestRedisSentinelFailover(t *testing.T) {
 		t.Fatalf("after the failover: %d, then %d %v; %d forwards, want %d", first.status, second.status, second.header, up.Count(), forwards+1)
 	}
 }
+
+// A Redis that cannot be reached shows in Caddy's own log: each failed
+// dial at DEBUG under callback_guard.redis, without the URL's password.
+func TestRedisDialFailuresInCaddysLog(t *testing.T) {
+	up := testcaddy.NewUpstream(t)
+	cfg := strings.Replace(redisConfig(up, fmt.Sprintf("redis://:hunter2@127.0.0.1:%d/0", testcaddy.FreePort(t)), "open"),
+		"admin @ADMIN@", "admin @ADMIN@\n\tdebug", 1)
+	c := testcaddy.Start(t, cfg)
+	if a := do(t, delivery(t, c.URL, "/cb", "no-redis")); a.status != 200 {
+		t.Fatalf("with Redis unreachable: %d", a.status)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(c.Log(), "redis dial failed") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	var dial string
+	for _, line := range strings.Split(c.Log(), "\n") {
+		if strings.Contains(line, "redis dial failed") {
+			dial = line
+		}
+	}
+	if strings.Contains(dial, "hunter2") {
+		t.Errorf("the dial failure shows the password: %s", dial)
+	}
+	if !strings.Contains(dial, `"level":"debug"`) || !strings.Contains(dial, `"logger":"callback_guard.redis"`) || !strings.Contains(dial, "connection refused") {
+		t.Fatalf("no dial failure at DEBUG in Caddy's log: %q\n%s", dial, c.Log())
+	}
+}
