@@ -201,8 +201,8 @@ func TestRedisBadURLFailsTheLoad(t *testing.T) {
 		{"unknown option", fmt.Sprintf(site, "redis://:hunter2@127.0.0.1:6379/0?pool=9"), false},
 		{"sentinel without a master", fmt.Sprintf(site, "redis+sentinel://:hunter2@127.0.0.1:26379"), false},
 		{"bad URL in the global option", fmt.Sprintf(global, "rediss://:hunter2@127.0.0.1:6379/0/1"), false},
-		// A good URL passes without a Redis to talk to: the store
-		// connects on first use.
+		// A good URL passes without a Redis to talk to: the load checks
+		// the URL, it does not connect.
 		{"good URL, no Redis listening", fmt.Sprintf(site, "redis://:hunter2@127.0.0.1:9/0"), true},
 	}
 	for _, tt := range tests {

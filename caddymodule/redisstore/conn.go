@@ -21,8 +21,8 @@ const redialInterval = time.Second
 // errClosed answers the calls made after Close.
 var errClosed = errors.New("store closed")
 
-// connector makes the rueidis client on first use, and again after a failed
-// attempt. rueidis.NewClient dials at once and fails when no server answers
+// connector makes the rueidis client when it is first asked for (the
+// Store's subscriber asks at once), and again after a failed attempt. rueidis.NewClient dials at once and fails when no server answers
 // (a single server, every seed of a cluster, every sentinel), but Caddy must
 // start while Redis is down and the guard must work once it is up; once
 // made, the client reconnects by itself (a single server on the next

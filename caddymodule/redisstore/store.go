@@ -98,9 +98,9 @@ type Store struct {
 var _ dedupe.Store = (*Store)(nil)
 
 // Open returns a Store on the Redis of rawURL (see ParseURL). It does not
-// wait for Redis: the client connects on first use, and again and again
-// while Redis is down, so a Store opened with Redis down works once Redis
-// is up.
+// wait for Redis: the client connects in the background (the subscriber
+// asks for it at once), and again while Redis is down, so a Store opened
+// with Redis down works once Redis is up.
 func Open(rawURL string, opts Options) (*Store, error) {
 	clientOpt, err := ParseURL(rawURL)
 	if err != nil {
@@ -109,8 +109,8 @@ func Open(rawURL string, opts Options) (*Store, error) {
 	return New(clientOpt, opts)
 }
 
-// New returns a Store whose client is made from clientOpt (on first use;
-// see Open) and starts its subscriber to wake-ups. Close stops both.
+// New returns a Store whose client is made from clientOpt (see Open) and
+// starts its subscriber to wake-ups. Close stops both.
 func New(clientOpt rueidis.ClientOption, opts Options) (*Store, error) {
 	if strings.ContainsAny(opts.Prefix, "{}") {
 		return nil, errors.New("redisstore: the prefix may not hold braces")
