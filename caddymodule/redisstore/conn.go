@@ -22,8 +22,9 @@ const redialInterval = time.Second
 var errClosed = errors.New("store closed")
 
 // connector makes the rueidis client when it is first asked for (the
-// Store's subscriber asks at once), and again after a failed attempt. rueidis.NewClient dials at once and fails when no server answers
-// (a single server, every seed of a cluster, every sentinel), but Caddy must
+// Store's subscriber asks at once), and again after a failed attempt.
+// rueidis.NewClient dials at once and fails when no server answers (a
+// single server, every seed of a cluster, every sentinel), but Caddy must
 // start while Redis is down and the guard must work once it is up; once
 // made, the client reconnects by itself (a single server on the next
 // command, a cluster or a sentinel setup by asking again where the nodes
