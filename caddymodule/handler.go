@@ -300,7 +300,17 @@ func firstListValue(v string) string {
 // reject answers 401 with the reason class, logs it, without any secret,
 // and counts it.
 func (g *Handler) reject(w http.ResponseWriter, r *http.Request, reason verify.Reason, arrival time.Time) error {
-	if ce := g.logger.Check(zapcore.InfoLevel, "callback rejected"); ce != nil {
+	g.logFailure("callback rejected", r, reason)
+	g.answerError(w, r, http.StatusUnauthorized, string(reason))
+	g.metrics.failed(reason)
+	g.done(resultRejected, arrival)
+	return nil
+}
+
+// logFailure logs a failed verification at info level: its reason class and
+// who sent it, never a credential.
+func (g *Handler) logFailure(msg string, r *http.Request, reason verify.Reason) {
+	if ce := g.logger.Check(zapcore.InfoLevel, msg); ce != nil {
 		ce.Write(
 			zap.String("preset", g.settings.Preset.Name),
 			zap.String("reason", string(reason)),
@@ -308,10 +318,6 @@ func (g *Handler) reject(w http.ResponseWriter, r *http.Request, reason verify.R
 			zap.String("request_id", requestID(r)),
 		)
 	}
-	g.answerError(w, r, http.StatusUnauthorized, string(reason))
-	g.metrics.failed(reason)
-	g.done(resultRejected, arrival)
-	return nil
 }
 
 // answerError writes {"error": "<class>"} with the status.

@@ -3,6 +3,16 @@
 // and the request pipeline. Import it in a Caddy build
 // (xcaddy build --with github.com/callbackguard/callbackguard/caddymodule);
 // it brings the `caddy callback` command (package cli) with it.
+//
+// A callback goes through the files in this order: the Caddyfile
+// (caddyfile.go) or JSON sets the config.Guard that Provision
+// (provision.go) turns into verifiers, templates and a store; ServeHTTP
+// (handler.go) reads the body, runs the verifiers and writes the
+// X-Callback-* headers; deliver (deliver.go) claims the dedupe key, forwards
+// within the deadline, stores the answer and replays it to retries
+// (replay.go). The verifiers, templates, stores and deadline live in the
+// sub-packages; this package only wires them to Caddy and counts
+// (metrics.go).
 package caddymodule
 
 import (

@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/callbackguard/callbackguard/caddymodule/verify"
 )
@@ -37,14 +35,7 @@ func (g *Handler) newReporter() *Handler {
 // besides.
 func (g *Handler) report(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, body []byte, reason verify.Reason, arrival time.Time) error {
 	g.metrics.failed(reason)
-	if ce := g.logger.Check(zapcore.InfoLevel, "callback failed verification, forwarded (report_only)"); ce != nil {
-		ce.Write(
-			zap.String("preset", g.settings.Preset.Name),
-			zap.String("reason", string(reason)),
-			zap.String("client_ip", clientIP(r)),
-			zap.String("request_id", requestID(r)),
-		)
-	}
+	g.logFailure("callback failed verification, forwarded (report_only)", r, reason)
 	var none verify.Output
 	body, _ = g.prepareForward(r, body, &none, arrival)
 	for _, name := range reportedDrops {

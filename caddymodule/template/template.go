@@ -85,10 +85,40 @@ func index(paths *[][]string, byName *map[string]int, name string, path []string
 // optionalPrefixes may be empty.
 func (s *Set) Compile(src string, optionalPrefixes []string) (*Template, error) {
 	t := &Template{src: src}
+	err := Scan(src, func(text string) {
+		t.parts = append(t.parts, part{kind: partLiteral, text: text})
+	}, func(name string) error {
+		if name == "" || strings.ContainsAny(name, "{ ") {
+			return fmt.Errorf("invalid placeholder {%s}", name)
+		}
+		p, err := s.placeholder(name)
+		if err != nil {
+			return err
+		}
+		for _, prefix := range optionalPrefixes {
+			if strings.HasPrefix(name, prefix) {
+				p.optional = true
+			}
+		}
+		t.parts = append(t.parts, p)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Scan splits src into runs of literal text and {placeholder} names, in
+// order, calling literal or placeholder for each; a backslash before a brace
+// makes it literal. Errors, its own (an unbalanced brace) and placeholder's,
+// name the template. The hmac verifier's signed templates are written in
+// the same syntax with placeholders of their own, and scanned here too.
+func Scan(src string, literal func(text string), placeholder func(name string) error) error {
 	var lit strings.Builder
 	flush := func() {
 		if lit.Len() > 0 {
-			t.parts = append(t.parts, part{kind: partLiteral, text: lit.String()})
+			literal(lit.String())
 			lit.Reset()
 		}
 	}
@@ -99,34 +129,23 @@ func (s *Set) Compile(src string, optionalPrefixes []string) (*Template, error) 
 			lit.WriteByte(src[i+1])
 			i++
 		case c == '}':
-			return nil, fmt.Errorf("template %q: '}' without '{' at offset %d", src, i)
+			return fmt.Errorf("template %q: '}' without '{' at offset %d", src, i)
 		case c == '{':
 			end := strings.IndexByte(src[i+1:], '}')
 			if end < 0 {
-				return nil, fmt.Errorf("template %q: unclosed '{' at offset %d", src, i)
-			}
-			name := src[i+1 : i+1+end]
-			if name == "" || strings.ContainsAny(name, "{ ") {
-				return nil, fmt.Errorf("template %q: invalid placeholder {%s}", src, name)
-			}
-			p, err := s.placeholder(name)
-			if err != nil {
-				return nil, fmt.Errorf("template %q: %w", src, err)
-			}
-			for _, prefix := range optionalPrefixes {
-				if strings.HasPrefix(name, prefix) {
-					p.optional = true
-				}
+				return fmt.Errorf("template %q: unclosed '{' at offset %d", src, i)
 			}
 			flush()
-			t.parts = append(t.parts, p)
+			if err := placeholder(src[i+1 : i+1+end]); err != nil {
+				return fmt.Errorf("template %q: %w", src, err)
+			}
 			i += end + 1
 		default:
 			lit.WriteByte(c)
 		}
 	}
 	flush()
-	return t, nil
+	return nil
 }
 
 func (s *Set) placeholder(name string) (part, error) {

@@ -6,6 +6,8 @@ import (
 	"hash"
 	"net/http"
 	"strings"
+
+	keytemplate "github.com/callbackguard/callbackguard/caddymodule/template"
 )
 
 // maxParts bounds a signed template, so that its values fit in an array
@@ -27,10 +29,10 @@ type part struct {
 	text string // literal text, canonical header name or field key
 }
 
-// template is a compiled signed or timestamp template. It is a language of
-// its own, not the key templates': {body} stands for the raw bytes, which
-// are written into the hash, never copied, and a header must occur exactly
-// once, as a signer sends it.
+// template is a compiled signed or timestamp template. It is written in the
+// key templates' syntax but has placeholders of its own: {body} stands for
+// the raw bytes, which are written into the hash, never copied, and a header
+// must occur exactly once, as a signer sends it.
 type template struct {
 	parts []part
 }
@@ -40,38 +42,19 @@ type template struct {
 // {http.request.header.Name}; both spellings are read.
 func parseTemplate(src string, body bool) (*template, error) {
 	t := new(template)
-	var lit strings.Builder
-	flush := func() {
-		if lit.Len() > 0 {
-			t.parts = append(t.parts, part{kind: partLiteral, text: lit.String()})
-			lit.Reset()
+	err := keytemplate.Scan(src, func(text string) {
+		t.parts = append(t.parts, part{kind: partLiteral, text: text})
+	}, func(name string) error {
+		p, err := placeholder(name, body)
+		if err != nil {
+			return err
 		}
+		t.parts = append(t.parts, p)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	for i := 0; i < len(src); i++ {
-		c := src[i]
-		switch {
-		case c == '\\' && i+1 < len(src) && (src[i+1] == '{' || src[i+1] == '}'):
-			lit.WriteByte(src[i+1])
-			i++
-		case c == '}':
-			return nil, fmt.Errorf("template %q: '}' without '{' at offset %d", src, i)
-		case c == '{':
-			end := strings.IndexByte(src[i+1:], '}')
-			if end < 0 {
-				return nil, fmt.Errorf("template %q: unclosed '{' at offset %d", src, i)
-			}
-			p, err := placeholder(src[i+1:i+1+end], body)
-			if err != nil {
-				return nil, fmt.Errorf("template %q: %w", src, err)
-			}
-			flush()
-			t.parts = append(t.parts, p)
-			i += end + 1
-		default:
-			lit.WriteByte(c)
-		}
-	}
-	flush()
 	if len(t.parts) == 0 {
 		return nil, errors.New("empty template")
 	}
