@@ -200,8 +200,12 @@ func multipartRaw(cd, value string) string {
 	return "--b\r\nContent-Disposition: " + cd + "\r\n\r\n" + value + "\r\n--b--\r\n"
 }
 
-func utf16LE(s string) string { return encodeTo(unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM), s) }
-func utf16BE(s string) string { return encodeTo(unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM), s) }
+func utf16LE(s string) string {
+	return encodeTo(unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM), s)
+}
+func utf16BE(s string) string {
+	return encodeTo(unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM), s)
+}
 func utf32LE(s string) string { return encodeTo(utf32.UTF32(utf32.LittleEndian, utf32.IgnoreBOM), s) }
 
 func encodeTo(e encoding.Encoding, s string) string {
