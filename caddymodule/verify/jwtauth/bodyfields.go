@@ -173,7 +173,7 @@ func partNames(h textproto.MIMEHeader) (names [2]string, ok bool) {
 
 // phpPartName is the name PHP's multipart parser (main/rfc1867.c) reads in
 // a Content-Disposition: the parameters split at ';' outside quotes, the
-// last whose key is "name" in any case, its value in '"' or '\” quotes
+// last whose key is "name" in any case, its value in double or single quotes
 // (a backslash escapes the quote or itself) or up to white space.
 func phpPartName(cd string) string {
 	var name string
@@ -190,7 +190,7 @@ func phpPartName(cd string) string {
 // phpSpace is C's isspace.
 const phpSpace = " \t\n\v\f\r"
 
-// phpWord cuts s at the first stop byte outside '"' or '\” quotes.
+// phpWord cuts s at the first stop byte outside double or single quotes.
 func phpWord(s string, stop byte) (word, rest string) {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
