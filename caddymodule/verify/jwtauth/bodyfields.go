@@ -61,6 +61,35 @@ func jsonTexts(body []byte) [][]byte {
 	return texts
 }
 
+// declaresUTF7 reports whether a Content-Type names a UTF-7 charset
+// ("utf-7", "UTF-7-IMAP", quoted or not, wherever the parameter is): Node's
+// body-parser decodes a JSON body in any charset whose name starts "utf-",
+// and in UTF-7 a field's name need not appear as text, so the guard could
+// not count it.
+func declaresUTF7(contentType string) bool {
+	lower := strings.ToLower(contentType)
+	for {
+		i := strings.Index(lower, "charset=")
+		if i < 0 {
+			return false
+		}
+		lower = lower[i+len("charset="):]
+		name := strings.TrimLeft(lower, "\" ")
+		if j := strings.IndexAny(name, ";,\" \t"); j >= 0 {
+			name = name[:j]
+		}
+		name = strings.Map(func(r rune) rune {
+			if 'a' <= r && r <= 'z' || '0' <= r && r <= '9' {
+				return r
+			}
+			return -1
+		}, name)
+		if strings.HasPrefix(name, "utf7") {
+			return true
+		}
+	}
+}
+
 // jsonObjectFields adds the token fields of one JSON text, which must be
 // valid JSON as encoding/json sees it.
 func (v *Verifier) jsonObjectFields(found []field, text []byte) []field {

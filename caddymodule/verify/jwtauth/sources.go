@@ -62,6 +62,9 @@ func (v *Verifier) token(r *http.Request, body []byte) (string, *verify.Failure)
 		found = v.formFields(found, r.URL.RawQuery, inQuery)
 	}
 	if len(body) > 0 {
+		if declaresUTF7(r.Header.Get("Content-Type")) {
+			return "", verify.Fail(verify.ReasonMalformedToken, "the body is declared UTF-7, in which the token fields cannot be counted")
+		}
 		found = v.formFields(found, string(body), inForm)
 		found = v.jsonFields(found, body)
 		var unread *verify.Failure
