@@ -20,10 +20,20 @@ import (
 // jsonFields adds every top-level field of a JSON object body whose key is
 // a token name in any case (see sameName), duplicates included (a decode
 // into a map would keep only the last). The body is read as the JSON
-// parsers of backends read it (see jsonTexts).
+// parsers of backends read it: without a UTF-8 byte order mark (Python's
+// json.loads and Node's body-parser drop it), and, when it holds a NUL byte
+// (which no UTF-8 JSON text does) or starts with a UTF-16 or UTF-32 byte
+// order mark, decoded as each of those encodings. A decoding that is not
+// JSON holds no field, so counting every decoding misses none.
 func (v *Verifier) jsonFields(found []field, body []byte) []field {
-	for _, text := range jsonTexts(body) {
-		found = v.jsonObjectFields(found, text)
+	body = bytes.TrimPrefix(body, utf8BOM)
+	if bytes.IndexByte(body, 0) < 0 && !bytes.HasPrefix(body, []byte{0xFF, 0xFE}) && !bytes.HasPrefix(body, []byte{0xFE, 0xFF}) {
+		return v.jsonObjectFields(found, body)
+	}
+	for _, enc := range unicodeEncodings {
+		if text, err := enc.NewDecoder().Bytes(body); err == nil {
+			found = v.jsonObjectFields(found, bytes.TrimPrefix(text, utf8BOM))
+		}
 	}
 	return found
 }
@@ -39,26 +49,6 @@ var unicodeEncodings = []encoding.Encoding{
 	unicode.UTF16(unicode.BigEndian, unicode.UseBOM),
 	utf32.UTF32(utf32.LittleEndian, utf32.UseBOM),
 	utf32.UTF32(utf32.BigEndian, utf32.UseBOM),
-}
-
-// jsonTexts is the body as JSON texts, in UTF-8, that a backend could
-// parse: the body itself, without a UTF-8 byte order mark (Python's
-// json.loads and Node's body-parser drop it), and, when it holds a NUL byte
-// (which no UTF-8 JSON text does) or starts with a UTF-16 or UTF-32 byte
-// order mark, the body decoded as each of them. A decoding that is not JSON
-// holds no field, so counting every decoding misses none.
-func jsonTexts(body []byte) [][]byte {
-	body = bytes.TrimPrefix(body, utf8BOM)
-	if bytes.IndexByte(body, 0) < 0 && !bytes.HasPrefix(body, []byte{0xFF, 0xFE}) && !bytes.HasPrefix(body, []byte{0xFE, 0xFF}) {
-		return [][]byte{body}
-	}
-	var texts [][]byte
-	for _, enc := range unicodeEncodings {
-		if text, err := enc.NewDecoder().Bytes(body); err == nil {
-			texts = append(texts, bytes.TrimPrefix(text, utf8BOM))
-		}
-	}
-	return texts
 }
 
 // declaresUTF7 reports whether a Content-Type names a UTF-7 charset
