@@ -128,6 +128,8 @@ func TestTokenSourcesEndToEnd(t *testing.T) {
 			"\uFEFF{\"x-gl-token\":\"{forged}\"}", map[string]string{"x-gl-token": "{valid}"}}, "malformed_token"},
 		{"the header and a forged JSON field in UTF-16", delivery{"/payglocal", "application/json; charset=utf-16le",
 			"{utf16:{\"x-gl-token\":\"{forged}\"}}", map[string]string{"x-gl-token": "{valid}"}}, "malformed_token"},
+		{"the header and a body declared UTF-7", delivery{"/payglocal", "application/json; charset=utf-7",
+			"+AHsAIg-x-gl-token+ACIAOgAi-{forged}+ACIAfQ-", map[string]string{"x-gl-token": "{valid}"}}, "malformed_token"},
 		{"a JSON field and a forged one in capitals", delivery{"/payglocal", "application/json", `{"x-gl-token":"{valid}","X-GL-TOKEN":"{forged}"}`, nil}, "malformed_token"},
 		{"a JSON field and a forged one under a Unicode fold", delivery{"/payglocal", "application/json", `{"x-gl-token":"{valid}","x-gl-to\u212Aen":"{forged}"}`, nil}, "malformed_token"},
 		{"a JSON body with a UTF-8 BOM", delivery{"/payglocal", "application/json", "\uFEFF{\"x-gl-token\":\"{valid}\"}", nil}, ""},
