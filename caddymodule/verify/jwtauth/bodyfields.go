@@ -122,9 +122,9 @@ func (v *Verifier) jsonObjectFields(found []field, text []byte) []field {
 // a token field, as Go's FormName reads the Content-Disposition or as PHP
 // does (phpPartName), under any name formName counts: PHP fills $_POST
 // from such parts, as Go's ParseMultipartForm does. A part is never taken
-// as the token (no source reads multipart); it only counts. A body Go
-// cannot read to its end, or a part whose Content-Disposition Go cannot
-// parse, is malformed_token: another parser could find a field in it.
+// as the token (no source reads multipart); it only counts. A part whose
+// headers or Content-Disposition Go cannot parse is malformed_token:
+// another parser could find a field in it.
 func (v *Verifier) multipartFields(found []field, body []byte, contentType string) ([]field, *verify.Failure) {
 	if verify.MediaType(contentType) != "multipart/form-data" {
 		return found, nil
