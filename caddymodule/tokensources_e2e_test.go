@@ -2,6 +2,7 @@ package caddymodule_test
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -33,6 +35,15 @@ func TestTokenSourcesEndToEnd(t *testing.T) {
 	handle /payglocal {
 		callback_guard payglocal {
 			jwt {
+				key k1 %[2]s
+			}
+		}
+		reverse_proxy %[1]s
+	}
+	handle /mangled {
+		callback_guard generic {
+			jwt {
+				from form gl_token
 				key k1 %[2]s
 			}
 		}
@@ -93,6 +104,37 @@ func TestTokenSourcesEndToEnd(t *testing.T) {
 		{"a form field and a forged one in the query", delivery{"/payglocal?x-gl-token={forged}", form, "x-gl-token={valid}", nil}, "malformed_token"},
 		{"a JSON field given twice", delivery{"/payglocal", "application/json", `{"x-gl-token":"{valid}","x-gl-token":"{forged}"}`, nil}, "malformed_token"},
 		{"the query and a forged form field", delivery{"/query?token={valid}", "text/plain", "token={forged}", nil}, "malformed_token"},
+
+		// Second tokens under the names other parsers read: PHP's $_GET and
+		// $_POST (leading spaces dropped, cut at a NUL, ' ', '.' and an
+		// unmatched '[' as '_'), Node's qs ([name]), PHP's multipart parser,
+		// Python's and Node's JSON parsers (a BOM, UTF-16), Go's encoding/json
+		// (keys in any case).
+		{"a form field and a forged one with a leading space", delivery{"/payglocal", form, "x-gl-token={valid}&+x-gl-token={forged}", nil}, "malformed_token"},
+		{"a form field and a forged one in the query with a leading space", delivery{"/payglocal?%20x-gl-token={forged}", form, "x-gl-token={valid}", nil}, "malformed_token"},
+		{"a form field and a forged one cut at a NUL", delivery{"/payglocal", form, "x-gl-token={valid}&x-gl-token%00={forged}", nil}, "malformed_token"},
+		{"a form field and a forged qs [name] in the query", delivery{"/payglocal?%5Bx-gl-token%5D={forged}", form, "x-gl-token={valid}", nil}, "malformed_token"},
+		{"a form field and a forged one with an unmatched '['", delivery{"/mangled", form, "gl_token={valid}&gl[token={forged}", nil}, "malformed_token"},
+		{"a form field and a forged one with a space", delivery{"/mangled", form, "gl_token={valid}&+gl+token={forged}", nil}, "malformed_token"},
+		{"the header and a forged part named twice", delivery{"/payglocal", "multipart/form-data; boundary=b",
+			"--b\r\nContent-Disposition: form-data; name=\"y\"; name=\"x-gl-token\"\r\n\r\n{forged}\r\n--b--\r\n", map[string]string{"x-gl-token": "{valid}"}}, "malformed_token"},
+		{"the header and a forged part with a bare parameter", delivery{"/payglocal", "multipart/form-data; boundary=b",
+			"--b\r\nContent-Disposition: form-data; name=x-gl-token; foo\r\n\r\n{forged}\r\n--b--\r\n", map[string]string{"x-gl-token": "{valid}"}}, "malformed_token"},
+		{"the header and a forged part with a bare filename", delivery{"/payglocal", "multipart/form-data; boundary=b",
+			"--b\r\nContent-Disposition: form-data; name=\"x-gl-token\"; filename\r\n\r\n{forged}\r\n--b--\r\n", map[string]string{"x-gl-token": "{valid}"}}, "malformed_token"},
+		{"the header and a forged part named in single quotes", delivery{"/payglocal", "multipart/form-data; boundary=b",
+			"--b\r\nContent-Disposition: form-data; name='x-gl-token'\r\n\r\n{forged}\r\n--b--\r\n", map[string]string{"x-gl-token": "{valid}"}}, "malformed_token"},
+		{"the header and a forged JSON field past a UTF-8 BOM", delivery{"/payglocal", "application/json",
+			"\uFEFF{\"x-gl-token\":\"{forged}\"}", map[string]string{"x-gl-token": "{valid}"}}, "malformed_token"},
+		{"the header and a forged JSON field in UTF-16", delivery{"/payglocal", "application/json; charset=utf-16le",
+			"{utf16:{\"x-gl-token\":\"{forged}\"}}", map[string]string{"x-gl-token": "{valid}"}}, "malformed_token"},
+		{"the header and a body declared UTF-7", delivery{"/payglocal", "application/json; charset=utf-7",
+			"+AHsAIg-x-gl-token+ACIAOgAi-{forged}+ACIAfQ-", map[string]string{"x-gl-token": "{valid}"}}, "malformed_token"},
+		{"a JSON field and a forged one in capitals", delivery{"/payglocal", "application/json", `{"x-gl-token":"{valid}","X-GL-TOKEN":"{forged}"}`, nil}, "malformed_token"},
+		{"a JSON field and a forged one under a Unicode fold", delivery{"/payglocal", "application/json", `{"x-gl-token":"{valid}","x-gl-to\u212Aen":"{forged}"}`, nil}, "malformed_token"},
+		{"a JSON body with a UTF-8 BOM", delivery{"/payglocal", "application/json", "\uFEFF{\"x-gl-token\":\"{valid}\"}", nil}, ""},
+		{"a form field whose name has '_'", delivery{"/mangled", form, "gl_token={valid}", nil}, ""},
+
 		{"a form body sent as text/plain", delivery{"/payglocal", "text/plain", "x-gl-token={valid}", nil}, "missing_token"},
 		{"a JSON body sent as a form", delivery{"/payglocal", form, `{"x-gl-token":"{valid}"}`, nil}, "missing_token"},
 		{"the forged token alone", delivery{"/payglocal", form, "x-gl-token={forged}", nil}, "alg_not_allowed"},
@@ -103,6 +145,9 @@ func TestTokenSourcesEndToEnd(t *testing.T) {
 			valid := token(jwt.SigningMethodRS256, key.priv, fmt.Sprintf("gl_%d", i))
 			expand := strings.NewReplacer("{valid}", valid, "{forged}", forged).Replace
 			body := expand(c.d.body)
+			if inner, ok := strings.CutPrefix(body, "{utf16:"); ok {
+				body = string(utf16LE(strings.TrimSuffix(inner, "}")))
+			}
 			req := newRequest(t, http.MethodPost, inst.URL+expand(c.d.path), c.d.contentType, body)
 			for name, v := range c.d.header {
 				req.Header[name] = []string{expand(v)} // as spelled: X_Gl_Token stays
@@ -151,6 +196,16 @@ func TestTokenSourcesEndToEnd(t *testing.T) {
 			}
 		})
 	}
+}
+
+// utf16LE encodes s in UTF-16, little-endian, without a byte order mark.
+func utf16LE(s string) []byte {
+	units := utf16.Encode([]rune(s))
+	out := make([]byte, 0, 2*len(units))
+	for _, u := range units {
+		out = binary.LittleEndian.AppendUint16(out, u)
+	}
+	return out
 }
 
 // {form.*} reads a body exactly when PHP fills $_POST from it: the

@@ -194,6 +194,9 @@ func FuzzToken(f *testing.F) {
 	f.Add("", `{"x-gl-token":"a.b.c"}`, "", "application/json")
 	f.Add("bearer", "x-gl-token=%zz&x-gl-token", "token=%41&token", "")
 	f.Add("", "--b\r\nContent-Disposition: form-data; name=\"x-gl-token\"\r\n\r\na.b.c\r\n--b--\r\n", "", "multipart/form-data; boundary=b")
+	f.Add("", "--b\r\nContent-Disposition: form-data; name='x-gl-token'; name=y\r\n\r\na\r\n--b--\r\n", "", "multipart/form-data; boundary=b")
+	f.Add("", "\xef\xbb\xbf{\"X-GL-TOKEN\":\"a.b.c\"}", "+x-gl-token%00=1&[x-gl-token]=2", "application/json")
+	f.Add("", "{\x00\"\x00x\x00\"\x00:\x00\"\x00a\x00\"\x00}\x00", "", "application/json; charset=utf-16le")
 	f.Fuzz(func(t *testing.T, authz, body, query, ctype string) {
 		auth, multi := fuzzVerifiers(t)
 		r := httptest.NewRequest(http.MethodPost, "/cb", nil)

@@ -1,12 +1,7 @@
 package jwtauth
 
 import (
-	"bytes"
-	"encoding/json"
-	"mime"
-	"mime/multipart"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/callbackguard/callbackguard/caddymodule/verify"
@@ -67,9 +62,15 @@ func (v *Verifier) token(r *http.Request, body []byte) (string, *verify.Failure)
 		found = v.formFields(found, r.URL.RawQuery, inQuery)
 	}
 	if len(body) > 0 {
+		if declaresUTF7(r.Header.Get("Content-Type")) {
+			return "", verify.Fail(verify.ReasonMalformedToken, "the body is declared UTF-7, in which the token fields cannot be counted")
+		}
 		found = v.formFields(found, string(body), inForm)
 		found = v.jsonFields(found, body)
-		found = v.multipartFields(found, body, r.Header.Get("Content-Type"))
+		var unread *verify.Failure
+		if found, unread = v.multipartFields(found, body, r.Header.Get("Content-Type")); unread != nil {
+			return "", unread
+		}
 	}
 	switch {
 	case len(found) == 0:
@@ -90,11 +91,14 @@ func (v *Verifier) token(r *http.Request, body []byte) (string, *verify.Failure)
 	return f.value, nil
 }
 
-// takes reports whether a configured source names the field's place, and
-// for the body, whether the Content-Type makes it a form or JSON.
+// takes reports whether a configured source names the field's place and,
+// exactly, its name (a header's in any case, with '-', '_' and '.' alike),
+// and for the body, whether the Content-Type makes it a form or JSON. A
+// field counted under a name only some backends read it by (a PHP spelling,
+// a JSON key in another case) is never the token.
 func (v *Verifier) takes(f *field, contentType string) bool {
 	for _, s := range v.sources {
-		if s.place != f.place || !sameName(s.place, s.name, f.name) {
+		if s.place != f.place || !(s.name == f.name || s.place == inHeader && sameHeader(s.name, f.name)) {
 			continue
 		}
 		switch s.place {
@@ -108,28 +112,36 @@ func (v *Verifier) takes(f *field, contentType string) bool {
 	return false
 }
 
-// sameName compares a configured name with a field's as a backend would:
-// header names in any case and with '-', '_' and '.' alike (PHP's $_SERVER
-// maps all three to '_'); JSON keys exactly; form and query names exactly or
-// as PHP reads them, with ' ' and '.' as '_'.
+// sameName compares a configured name with a field's as some backend reads
+// them: header names in any case and with '-', '_' and '.' alike (PHP's
+// $_SERVER maps all three to '_'); JSON keys in any case under Unicode's
+// simple folding, as encoding/json matches struct fields; form and query
+// names (already cut to what a backend reads, see formName) with ' ', '.'
+// and '[' alike, all '_' to PHP.
 func sameName(p place, configured, name string) bool {
 	switch p {
 	case inJSON:
-		return configured == name
+		return strings.EqualFold(configured, name)
 	case inHeader:
-		return sameBytes(configured, name, func(c byte) byte {
-			switch {
-			case 'A' <= c && c <= 'Z':
-				return c + ('a' - 'A')
-			case c == '_' || c == '.':
-				return '-'
-			}
-			return c
-		})
+		return sameHeader(configured, name)
 	}
-	return configured == name || sameBytes(configured, name, func(c byte) byte {
-		if c == ' ' || c == '.' {
+	return sameBytes(configured, name, func(c byte) byte {
+		if c == ' ' || c == '.' || c == '[' {
 			return '_'
+		}
+		return c
+	})
+}
+
+// sameHeader compares header names in any case and with '-', '_' and '.'
+// alike.
+func sameHeader(a, b string) bool {
+	return sameBytes(a, b, func(c byte) byte {
+		switch {
+		case 'A' <= c && c <= 'Z':
+			return c + ('a' - 'A')
+		case c == '_' || c == '.':
+			return '-'
 		}
 		return c
 	})
@@ -182,124 +194,6 @@ func (v *Verifier) headerFields(found []field, h http.Header) []field {
 			}
 			found = append(found, f)
 		}
-	}
-	return found
-}
-
-// formFields adds every field of an application/x-www-form-urlencoded
-// string (a query, or a body whatever its Content-Type) that bears a token
-// name, split on '&' as PHP, Go, Node and Python split it. A field named
-// name[...] counts too: PHP reads it as an array under that name.
-func (v *Verifier) formFields(found []field, q string, p place) []field {
-	for q != "" {
-		var pair string
-		pair, q, _ = strings.Cut(q, "&")
-		rawKey, rawVal, _ := strings.Cut(pair, "=")
-		key, err := unescape(rawKey)
-		if err != nil {
-			continue // no backend decodes it to a token name either
-		}
-		f := field{place: p, name: key}
-		if i := strings.IndexByte(key, '['); i > 0 && v.isName(p, key[:i]) {
-			f.name, f.state = key[:i], holdsGarbage
-		} else if !v.isName(p, key) {
-			continue
-		}
-		if f.state == holdsToken {
-			val, err := unescape(rawVal)
-			switch {
-			case err != nil:
-				f.state = holdsGarbage
-			case val == "":
-				f.state = holdsNothing
-			}
-			f.value = val
-		}
-		found = append(found, f)
-	}
-	return found
-}
-
-// multipartFields adds every part of a multipart/form-data body named with a
-// token name: PHP fills $_POST from such parts, as Go's ParseMultipartForm
-// does. A part is never taken as the token (no source reads multipart); it
-// only counts. A body that stops parsing counts the parts read until then.
-func (v *Verifier) multipartFields(found []field, body []byte, contentType string) []field {
-	if verify.MediaType(contentType) != "multipart/form-data" {
-		return found
-	}
-	_, params, err := mime.ParseMediaType(contentType)
-	boundary := params["boundary"]
-	if err != nil {
-		// PHP finds the boundary in a Content-Type that Go refuses to
-		// parse ("multipart/form-data, x; boundary=b"): so does the guard.
-		_, after, _ := strings.Cut(contentType, "boundary=")
-		boundary, _, _ = strings.Cut(after, ";")
-		boundary = strings.Trim(boundary, "\" ")
-	}
-	if boundary == "" {
-		return found
-	}
-	mr := multipart.NewReader(bytes.NewReader(body), boundary)
-	for {
-		part, err := mr.NextPart()
-		if err != nil {
-			return found
-		}
-		name := part.FormName()
-		if i := strings.IndexByte(name, '['); i > 0 {
-			name = name[:i]
-		}
-		if v.isName(inForm, name) {
-			found = append(found, field{place: inForm, name: name, state: holdsGarbage})
-		}
-	}
-}
-
-// unescape decodes a form key or value; a JWT needs no escaping, so the
-// usual value is returned as it is without a byte-by-byte pass.
-func unescape(s string) (string, error) {
-	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
-		return s, nil
-	}
-	return url.QueryUnescape(s)
-}
-
-// jsonFields adds every top-level field of a JSON object body that bears a
-// token name, duplicates included (a decode into a map would keep only the
-// last). The body must be valid JSON as encoding/json sees it.
-func (v *Verifier) jsonFields(found []field, body []byte) []field {
-	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' || !json.Valid(body) {
-		return found
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return found
-	}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return found
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return found
-		}
-		key, _ := t.(string)
-		if !v.isName(inJSON, key) {
-			continue
-		}
-		f := field{place: inJSON, name: key}
-		var s *string // nil for null
-		switch {
-		case json.Unmarshal(raw, &s) != nil:
-			f.state = holdsGarbage
-		case s == nil || *s == "":
-			f.state = holdsNothing
-		default:
-			f.value = *s
-		}
-		found = append(found, f)
 	}
 	return found
 }

@@ -9,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/encoding/unicode/utf32"
+
 	"github.com/callbackguard/callbackguard/caddymodule/verify"
 )
 
@@ -37,6 +41,7 @@ func TestToken(t *testing.T) {
 	}
 	form := ct("application/x-www-form-urlencoded")
 	jsonCT := ct("application/json")
+	mp := ct("multipart/form-data; boundary=b")
 	const missing, malformed = verify.ReasonMissingToken, verify.ReasonMalformedToken
 	cases := []struct {
 		name    string
@@ -77,6 +82,21 @@ func TestToken(t *testing.T) {
 		{"form field and the query", payglocal, req{target: "/cb?x-gl-token=" + forged, header: form, body: "x-gl-token=" + tok}, "", malformed},
 		{"form field with PHP's mangled name", []Source{{Kind: "form", Name: "gl_token"}}, req{header: form, body: "gl_token=" + tok + "&gl.token=" + forged}, "", malformed},
 
+		// Names as PHP registers them: leading spaces dropped, cut at a NUL,
+		// ' ', '.' and an unmatched '[' as '_'; and as Node's qs reads them.
+		{"form field and a leading-space spelling PHP reads", payglocal, req{header: form, body: "x-gl-token=" + tok + "&+x-gl-token=" + forged}, "", malformed},
+		{"form field and a query parameter with a leading space", payglocal, req{target: "/cb?%20x-gl-token=" + forged, header: form, body: "x-gl-token=" + tok}, "", malformed},
+		{"form field and one cut at a NUL by PHP", payglocal, req{header: form, body: "x-gl-token=" + tok + "&x-gl-token%00=" + forged}, "", malformed},
+		{"form field and one cut at a NUL, then a bad escape", payglocal, req{header: form, body: "x-gl-token=" + tok + "&x-gl-token%00%zz=" + forged}, "", malformed},
+		{"form field and a PHP array with a bad escape", payglocal, req{header: form, body: "x-gl-token=" + tok + "&x-gl-token[%zz]=" + forged}, "", malformed},
+		{"form field and an unmatched '[' PHP reads as '_'", []Source{{Kind: "form", Name: "gl_token"}}, req{header: form, body: "gl_token=" + tok + "&gl[token=" + forged}, "", malformed},
+		{"form field and ' ' and '.' PHP read as '_'", []Source{{Kind: "form", Name: "x_gl_token"}}, req{header: form, body: "x_gl_token=" + tok + "&x.gl+token=" + forged}, "", malformed},
+		{"form field and a qs [name] in the query", payglocal, req{target: "/cb?[x-gl-token]=" + forged, header: form, body: "x-gl-token=" + tok}, "", malformed},
+		{"form field and a qs object name[a[b]", payglocal, req{header: form, body: "x-gl-token=" + tok + "&x-gl-token[a[b]=" + forged}, "", malformed},
+		{"a spelling only PHP reads is no token", payglocal, req{header: form, body: "+x-gl-token=" + tok}, "", missing},
+		{"a qs [name] alone is no token", payglocal, req{header: form, body: "[x-gl-token]=" + tok}, "", missing},
+		{"a form field named like it is not one", payglocal, req{header: form, body: "x-gl-token=" + tok + "&x-gl-tokens=" + forged + "&[x-gl-token=" + forged + "&%00x-gl-token=" + forged}, tok, ""},
+
 		{"json", payglocal, req{header: jsonCT, body: `{"status":"x","x-gl-token":"` + tok + `"}`}, tok, ""},
 		{"json with a +json type", payglocal, req{header: ct("application/vnd.api+json"), body: `{"x-gl-token":"` + tok + `"}`}, tok, ""},
 		{"header and a multipart part of that name", payglocal, req{header: with(ct("multipart/form-data; boundary=b"), "X-Gl-Token", tok), body: multipartBody("x-gl-token", forged)}, "", malformed},
@@ -84,6 +104,33 @@ func TestToken(t *testing.T) {
 		{"header and a multipart PHP array", payglocal, req{header: with(ct("multipart/form-data; boundary=b"), "X-Gl-Token", tok), body: multipartBody("x-gl-token[]", forged)}, "", malformed},
 		{"a multipart part alone is no token", payglocal, req{header: ct("multipart/form-data; boundary=b"), body: multipartBody("x-gl-token", tok)}, "", missing},
 		{"header and a multipart part of another name", payglocal, req{header: with(ct("multipart/form-data; boundary=b"), "X-Gl-Token", tok), body: multipartBody("other", forged)}, tok, ""},
+		{"header and a part named twice, which Go cannot parse", payglocal, req{header: with(mp, "X-Gl-Token", tok), body: multipartRaw(`form-data; name="y"; name="x-gl-token"`, forged)}, "", malformed},
+		{"header and a part with a bare parameter", payglocal, req{header: with(mp, "X-Gl-Token", tok), body: multipartRaw(`form-data; name=x-gl-token; foo`, forged)}, "", malformed},
+		{"header and a part with a bare filename", payglocal, req{header: with(mp, "X-Gl-Token", tok), body: multipartRaw(`form-data; name="x-gl-token"; filename`, forged)}, "", malformed},
+		{"header and a part of another disposition type", payglocal, req{header: with(mp, "X-Gl-Token", tok), body: multipartRaw(`attachment; name="x-gl-token"`, forged)}, "", malformed},
+		{"header and a part named in single quotes, as PHP reads it", payglocal, req{header: with(mp, "X-Gl-Token", tok), body: multipartRaw(`form-data; NAME='x-gl-token'`, forged)}, "", malformed},
+		{"header and a part named with a leading space", payglocal, req{header: with(mp, "X-Gl-Token", tok), body: multipartRaw(`form-data; name=" x-gl-token"`, forged)}, "", malformed},
+		{"header and a part named in RFC 2231 form", payglocal, req{header: with(mp, "X-Gl-Token", tok), body: multipartRaw(`form-data; name*=UTF-8''x-gl-token`, forged)}, "", malformed},
+		{"header and a part with two Content-Dispositions", payglocal, req{header: with(mp, "X-Gl-Token", tok), body: multipartRaw("form-data; name=\"a\"\r\nContent-Disposition: form-data; name=\"x-gl-token\"", forged)}, "", malformed},
+		{"header and a part header Go cannot read", payglocal, req{header: with(mp, "X-Gl-Token", tok), body: multipartRaw("form-data; name=\"a\"\r\nno colon", forged)}, "", malformed},
+		{"header and a part with a spaced Content-Disposition name", payglocal, req{header: with(mp, "X-Gl-Token", tok), body: "--b\r\nContent-Disposition : form-data; name=\"x-gl-token\"\r\n\r\n" + forged + "\r\n--b--\r\n"}, "", malformed},
+		{"header and a part whose quoted name holds a ';'", payglocal, req{header: with(mp, "X-Gl-Token", tok), body: multipartRaw(`form-data; name="a;name=x-gl-token"`, forged)}, tok, ""},
+
+		// JSON as Python's json.loads and Node's body-parser read it: past a
+		// UTF-8 byte order mark, in UTF-16 or UTF-32, keys matched by Go in
+		// any case.
+		{"json with a UTF-8 BOM", payglocal, req{header: jsonCT, body: "\uFEFF{\"x-gl-token\":\"" + tok + "\"}"}, tok, ""},
+		{"header and json with a UTF-8 BOM", payglocal, req{header: with(jsonCT, "X-Gl-Token", tok), body: "\uFEFF{\"x-gl-token\":\"" + forged + "\"}"}, "", malformed},
+		{"header and json in UTF-16LE", payglocal, req{header: with(jsonCT, "X-Gl-Token", tok), body: utf16LE(`{"x-gl-token":"` + forged + `"}`)}, "", malformed},
+		{"header and json in UTF-16BE with a BOM", payglocal, req{header: with(jsonCT, "X-Gl-Token", tok), body: utf16BE("\uFEFF" + `{"x-gl-token":"` + forged + `"}`)}, "", malformed},
+		{"header and json in UTF-32LE", payglocal, req{header: with(jsonCT, "X-Gl-Token", tok), body: utf32LE(` {"x-gl-token":"` + forged + `"}`)}, "", malformed},
+		{"json in UTF-16LE with the field twice", payglocal, req{header: jsonCT, body: utf16LE(`{"x-gl-token":"` + tok + `","x-gl-token":"` + forged + `"}`)}, "", malformed},
+		{"json with the key in another case", payglocal, req{header: jsonCT, body: `{"x-gl-token":"` + tok + `","X-GL-TOKEN":"` + forged + `"}`}, "", malformed},
+		{"json with the key under a Unicode fold (Kelvin sign)", payglocal, req{header: jsonCT, body: `{"x-gl-token":"` + tok + `","x-gl-to\u212Aen":"` + forged + `"}`}, "", malformed},
+		{"header and json in UTF-7", payglocal, req{header: with(ct("application/json; charset=utf-7"), "X-Gl-Token", tok), body: "+AHsAIg-x-gl-token+ACIAOgAi-" + forged + "+ACIAfQ-"}, "", malformed},
+		{"header and a body declared UTF-7-IMAP, quoted", payglocal, req{header: with(ct(`application/json;CHARSET="UTF-7-IMAP"`), "X-Gl-Token", tok), body: "&AHsAIg-x-gl-token&ACIAOgAi-" + forged + "&ACIAfQ-"}, "", malformed},
+		{"header and json declared UTF-8", payglocal, req{header: with(ct("application/json; charset=utf-8"), "X-Gl-Token", tok), body: `{"a":1}`}, tok, ""},
+		{"json with the key in another case alone is no token", payglocal, req{header: jsonCT, body: `{"X-Gl-Token":"` + tok + `"}`}, "", missing},
 		{"json, whitespace", payglocal, req{header: jsonCT, body: " {\n \"a\" : [1, {\"b\": null}] , \"x-gl-token\" : \"" + tok + "\" }\n"}, tok, ""},
 		{"json, escaped name and value", payglocal, req{header: jsonCT, body: `{"x\u002Dgl-token":"aaa\u002ebbb\/ccc"}`}, "aaa.bbb/ccc", ""},
 		{"json, invalid UTF-8 decoded as encoding/json does", payglocal, req{header: jsonCT, body: "{\"x-gl-token\":\"\x9c\"}"}, "\uFFFD", ""},
@@ -148,6 +195,28 @@ func TestToken(t *testing.T) {
 // multipartBody is a multipart/form-data body, boundary "b", of one field.
 func multipartBody(name, value string) string {
 	return "--b\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value + "\r\n--b--\r\n"
+}
+
+// multipartRaw is a multipart/form-data body, boundary "b", of one part
+// whose Content-Disposition is cd.
+func multipartRaw(cd, value string) string {
+	return "--b\r\nContent-Disposition: " + cd + "\r\n\r\n" + value + "\r\n--b--\r\n"
+}
+
+func utf16LE(s string) string {
+	return encodeTo(unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM), s)
+}
+func utf16BE(s string) string {
+	return encodeTo(unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM), s)
+}
+func utf32LE(s string) string { return encodeTo(utf32.UTF32(utf32.LittleEndian, utf32.IgnoreBOM), s) }
+
+func encodeTo(e encoding.Encoding, s string) string {
+	out, err := e.NewEncoder().String(s)
+	if err != nil {
+		panic(err)
+	}
+	return out
 }
 
 // Nesting at encoding/json's limit and past it: a body too deep to be JSON
