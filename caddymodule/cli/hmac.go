@@ -126,6 +126,9 @@ func (b *builder) signHMAC() error {
 	if err != nil {
 		return err
 	}
+	if f.timestamp != "" && s.HMAC.Timestamp == "" {
+		b.warnings = append(b.warnings, "--timestamp is ignored: the "+b.preset.Name+" scheme signs no timestamp")
+	}
 	if s.Syntax == config.SyntaxAdyen {
 		return b.signAdyen(s.HMAC.Secrets[0])
 	}
