@@ -37,6 +37,16 @@ test (a delivery with none is built too, and the guard answers it 401):
   --signed-url <param>=<secret>        signed_url <param> <secret>
   --jwt-key <private-key.pem>          jwt { key <kid> <public-key.pem> }
   --jwt-secret <secret>                jwt { secret <secret> }
+  --secret <secret>                    hmac <secret> (the body is signed as the
+                                       preset's provider signs it)
+
+With --secret, --timestamp <time> sets the signed time (RFC 3339 or Unix
+seconds; default --time, else now): one older than the guard's tolerance is
+answered timestamp_out_of_tolerance. Square signs its notification URL:
+--notification-url, default --to. A generic guard's hmac block is given as
+--hmac <option>=<value> (header, prefix, algorithm, encoding,
+secret_encoding, signed, timestamp), e.g. --hmac header=X-Signature
+--hmac prefix=sha256=.
 
 Each preset has a sample body (replace it with --body or --body-file):
 
@@ -53,6 +63,8 @@ Example, against the demo (go run ./cmd/caddy run --config Caddyfile.example):
   caddy callback sign payglocal --to http://localhost:8080/payglocal/callback \
       --jwt-key examples/demo/payglocal-demo-private.pem --kid demo-kid-1 \
       --event AUTHORIZED --format http > capture.http
+  caddy callback sign stripe --to http://localhost:8080/stripe/webhook \
+      --secret whsec_demo_stripe_endpoint_secret
 
 ` + exitCodesHelp
 }
