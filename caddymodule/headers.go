@@ -95,9 +95,10 @@ const maxKeyLen = 256
 
 // safeKey is the dedupe key as the backend receives it in X-Callback-Id and
 // as it is stored: a value that every HTTP stack accepts, made from the
-// request by an injective encoding.
+// request by an injective encoding (a key that itself starts with
+// "sha256:" is hashed too, so that it cannot stand for a long one).
 func safeKey(key string) string {
-	if len(key) > maxKeyLen {
+	if len(key) > maxKeyLen || strings.HasPrefix(key, "sha256:") {
 		sum := sha256.Sum256([]byte(key))
 		return "sha256:" + hex.EncodeToString(sum[:])
 	}

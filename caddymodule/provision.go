@@ -56,6 +56,8 @@ func (g *Handler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("store: %w", err)
 		}
 		g.storeErrors = storeErrorCounter(g.store.Kind())
+	} else if err := checkStore(s); err != nil {
+		return fmt.Errorf("%s %s: store: %w", config.Directive, s.Preset.Name, err)
 	}
 	if s.ReportOnly {
 		g.reporter = g.newReporter()

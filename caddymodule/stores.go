@@ -1,13 +1,9 @@
 package caddymodule
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/caddyserver/caddy/v2"
-
-	"github.com/redis/go-redis/v9"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/callbackguard/callbackguard/caddymodule/dedupe"
 	"github.com/callbackguard/callbackguard/caddymodule/redisstore"
@@ -51,11 +47,13 @@ func (g *Handler) openStore(s *config.Settings) error {
 		// and kept across reloads.
 		name := "redis|" + s.Store.URL
 		v, _, err := stores.LoadOrNew(name, func() (caddy.Destructor, error) {
-			client, err := redisstore.NewClient(s.Store.URL)
+			// The client's failed dials go to Caddy's log, at DEBUG: the
+			// guard itself logs and counts each failed store call at WARN.
+			st, err := redisstore.Open(s.Store.URL, redisstore.Options{Logger: caddy.Log().Named("callback_guard.redis")})
 			if err != nil {
 				return nil, err
 			}
-			return pooledRedis{Store: redisstore.New(client, redisstore.Options{}), client: client}, nil
+			return pooledRedis{st}, nil
 		})
 		if err != nil {
 			return err
@@ -67,30 +65,23 @@ func (g *Handler) openStore(s *config.Settings) error {
 	}
 }
 
-func init() {
-	// go-redis reports failed dials through a process-wide logger that
-	// writes to stderr; send them to Caddy's log instead, at DEBUG: the
-	// guard itself logs and counts each failed store call at WARN.
-	redis.SetLogger(redisLogger{})
-}
-
-type redisLogger struct{}
-
-func (redisLogger) Printf(_ context.Context, format string, v ...any) {
-	if ce := caddy.Log().Named("callback_guard.redis").Check(zapcore.DebugLevel, fmt.Sprintf(format, v...)); ce != nil {
-		ce.Write()
-	}
-}
-
-// pooledRedis makes a Redis store and its client a caddy.Destructor.
-type pooledRedis struct {
-	*redisstore.Store
-	client redis.UniversalClient
-}
+// pooledRedis makes a Redis store a caddy.Destructor.
+type pooledRedis struct{ *redisstore.Store }
 
 func (p pooledRedis) Destruct() error {
 	p.Store.Close()
-	return p.client.Close()
+	return nil
+}
+
+// checkStore checks the store's configuration without opening it, for a
+// guard that does not deduplicate: a bad Redis URL fails the load (and
+// `caddy validate`) all the same, before a later edit adds a dedupe line.
+func checkStore(s *config.Settings) error {
+	if s.Store.Kind == config.StoreRedis {
+		_, err := redisstore.ParseURL(s.Store.URL)
+		return err
+	}
+	return nil
 }
 
 func (g *Handler) closeStore() error {

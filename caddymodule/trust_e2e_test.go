@@ -249,6 +249,20 @@ func TestDedupeKeysAreScopedByCredential(t *testing.T) {
 	if n := tr.up.Count(); n != 2 {
 		t.Fatalf("the backend got %d requests, want 2", n)
 	}
+	tr.up.Reset()
+
+	// Every buyer's URL is signed with the one secret: another buyer's URL
+	// with the same body neither gets nor stores the first buyer's answer.
+	other, err := signedurl.Sign(tr.caddy.URL+"/glopal/confirmation/DE/ORD-2?lang=de-DE", "sig", []byte("glopal-hmac-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := do(t, newRequest(t, "POST", other, "application/json", callback)); a.header.Get("X-Callback-Replayed") != "" {
+		t.Fatalf("another buyer's URL got the first buyer's answer %q", a.body)
+	}
+	if n := tr.up.Count(); n != 1 {
+		t.Fatalf("the backend got %d requests, want 1", n)
+	}
 }
 
 // Issue 10.5: header credentials are checked before the body is read: a

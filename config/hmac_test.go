@@ -24,11 +24,11 @@ func TestSignedPresetDefaults(t *testing.T) {
 	}{
 		{"stripe", 10 * time.Second, []string{"{json.id}"}, "{json.type}", SyntaxStripe, "Stripe-Signature"},
 		{"github", 10 * time.Second, []string{"{http.request.header.X-GitHub-Delivery}"}, "{http.request.header.X-GitHub-Event}", SyntaxValue, "X-Hub-Signature-256"},
-		{"shopify", 5 * time.Second, []string{"{http.request.header.X-Shopify-Webhook-Id}"}, "{http.request.header.X-Shopify-Topic}", SyntaxValue, "X-Shopify-Hmac-Sha256"},
+		{"shopify", 4500 * time.Millisecond, []string{"{http.request.header.X-Shopify-Webhook-Id}"}, "{http.request.header.X-Shopify-Topic}", SyntaxValue, "X-Shopify-Hmac-Sha256"},
 		{"standard_webhooks", 10 * time.Second, []string{"{http.request.header.webhook-id}"}, "{json.type}", SyntaxStandardWebhooks, "webhook-signature"},
 		{"svix", 10 * time.Second, []string{"{http.request.header.svix-id}", "{http.request.header.webhook-id}"}, "{json.type}", SyntaxStandardWebhooks, "svix-signature"},
-		{"paddle", 5 * time.Second, []string{"{json.notification_id}"}, "{json.event_type}", SyntaxPaddle, "Paddle-Signature"},
-		{"razorpay", 5 * time.Second, []string{"{http.request.header.X-Razorpay-Event-Id}"}, "{json.event}", SyntaxValue, "X-Razorpay-Signature"},
+		{"paddle", 4500 * time.Millisecond, []string{"{json.notification_id}"}, "{json.event_type}", SyntaxPaddle, "Paddle-Signature"},
+		{"razorpay", 4500 * time.Millisecond, []string{"{http.request.header.X-Razorpay-Event-Id}"}, "{json.event}", SyntaxValue, "X-Razorpay-Signature"},
 		{"square", 10 * time.Second, []string{"{json.event_id}"}, "{json.type}", SyntaxValue, "x-square-hmacsha256-signature"},
 		{"adyen", 10 * time.Second, []string{adyen + "pspReference}:" + adyen + "eventCode}:" + adyen + "success}"}, adyen + "eventCode}", SyntaxAdyen, ""},
 	}

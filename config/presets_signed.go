@@ -53,7 +53,7 @@ var presetGitHub = &Preset{
 
 var presetShopify = &Preset{
 	Name:      PresetShopify,
-	Deadline:  5 * time.Second, // Shopify waits 5 s in all
+	Deadline:  4500 * time.Millisecond, // Shopify waits 5 s in all, connection included
 	DedupeTTL: 24 * time.Hour,
 	Dedupe:    []string{"{http.request.header.X-Shopify-Webhook-Id}"},
 	Event:     "{http.request.header.X-Shopify-Topic}",
@@ -122,7 +122,7 @@ var presetSvix = &Preset{
 
 var presetPaddle = &Preset{
 	Name:      PresetPaddle,
-	Deadline:  5 * time.Second, // "responding within five seconds"
+	Deadline:  4500 * time.Millisecond, // "responding within five seconds"
 	DedupeTTL: 24 * time.Hour,
 	Dedupe:    []string{"{json.notification_id}"},
 	Event:     "{json.event_type}",
@@ -145,7 +145,7 @@ var presetPaddle = &Preset{
 
 var presetRazorpay = &Preset{
 	Name:      PresetRazorpay,
-	Deadline:  5 * time.Second, // "within a window of 5 seconds"
+	Deadline:  4500 * time.Millisecond, // "within a window of 5 seconds"
 	DedupeTTL: 24 * time.Hour,
 	Dedupe:    []string{"{http.request.header.X-Razorpay-Event-Id}"},
 	Event:     "{json.event}",

@@ -23,7 +23,7 @@ const parallelism = 8
 // key, then store its answer (two round trips).
 func BenchmarkClaimComplete(b *testing.B) {
 	srv := redistest.Start(b)
-	s := newInstance(b, srv, Options{})
+	s := newInstance(b, srv.URL(0), Options{})
 	ans := answerFor("k")
 	var seq atomic.Int64
 	ctx := context.Background()
@@ -48,7 +48,7 @@ func BenchmarkClaimComplete(b *testing.B) {
 // returns the stored answer, decoded.
 func BenchmarkClaimAnswered(b *testing.B) {
 	srv := redistest.Start(b)
-	s := newInstance(b, srv, Options{})
+	s := newInstance(b, srv.URL(0), Options{})
 	ctx := context.Background()
 	c, err := s.Claim(ctx, "k", claimTTL)
 	if err != nil {
@@ -74,7 +74,7 @@ func BenchmarkClaimAnswered(b *testing.B) {
 // without the parallelism that hides it.
 func BenchmarkClaimCompleteSerial(b *testing.B) {
 	srv := redistest.Start(b)
-	s := newInstance(b, srv, Options{})
+	s := newInstance(b, srv.URL(0), Options{})
 	ans := answerFor("k")
 	ctx := context.Background()
 	b.ReportAllocs()

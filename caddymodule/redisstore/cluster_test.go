@@ -12,34 +12,24 @@ import (
 )
 
 // TestCluster runs the store on a real three-node Redis Cluster through the
-// seed-list URL: the scripts (one key each) run on the node of their key,
-// and a wake-up published on one node reaches a subscriber on another.
+// seed-list URL: the scripts (two keys of one slot each) run on the node of
+// their key, and a wake-up published on one node reaches a subscriber on
+// another.
 func TestCluster(t *testing.T) {
 	c := redistest.StartCluster(t, 3)
-	newClusterInstance := func(prefix string) instance {
-		client, err := NewClient(c.URL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = client.Close() })
-		s := New(client, Options{Prefix: prefix, PollInterval: time.Hour})
-		t.Cleanup(s.Close)
-		return instance{client, s}
-	}
-	a := newClusterInstance("cg:")
-	b := newClusterInstance("cg:")
+	a := newInstance(t, c.URL(), Options{Prefix: "cg:", PollInterval: time.Hour})
+	b := newInstance(t, c.URL(), Options{Prefix: "cg:", PollInterval: time.Hour})
 
 	// Keys over all the nodes: each claimed at a, waited on at b, answered
 	// at a; b's waits wake by Pub/Sub alone (polling is an hour apart).
 	const keys = 12
-	nodes := map[string]bool{}
+	nodes := map[int64]bool{}
 	for i := range keys {
-		key := fmt.Sprint("order-", i)
-		slot, err := a.client.Do(t.Context(), "CLUSTER", "KEYSLOT", a.prefix+key).Int64()
+		slot, err := c.Nodes[0].Do("CLUSTER", "KEYSLOT", fmt.Sprint("cg:{order-", i, "}"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		nodes[fmt.Sprint(slot*3/16384)] = true
+		nodes[slot.(int64)*3/16384] = true
 	}
 	if len(nodes) < 2 {
 		t.Fatalf("the keys fall on %d node(s); the test needs them spread", len(nodes))
@@ -50,6 +40,7 @@ func TestCluster(t *testing.T) {
 		claims[i] = mustClaim(t, a, key, dedupe.Claimed)
 		mustClaim(t, b, key, dedupe.InFlight)
 	}
+	waitSubscribed(t, 1, b)
 	var wg sync.WaitGroup
 	errs := make(chan error, keys)
 	for i := range keys {

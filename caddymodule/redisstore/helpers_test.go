@@ -1,52 +1,71 @@
 package redisstore
 
 import (
-	"bytes"
 	"context"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/callbackguard/callbackguard/caddymodule/dedupe"
+	"github.com/callbackguard/callbackguard/caddymodule/dedupe/storetest"
 	"github.com/callbackguard/callbackguard/internal/redistest"
 )
 
 const (
-	claimTTL = time.Minute
-	ttl      = time.Hour
+	claimTTL = storetest.ClaimTTL
+	ttl      = storetest.TTL
 	// shortClaim is a claim that tests let expire, in real time.
-	shortClaim = 150 * time.Millisecond
+	shortClaim = storetest.ShortClaim
 )
 
-// instance is one "Caddy instance": a client of its own and a Store on it.
-type instance struct {
-	client redis.UniversalClient
-	*Store
-}
+var (
+	answerFor    = storetest.AnswerFor
+	sameAnswer   = storetest.SameAnswer
+	mustClaim    = storetest.MustClaim
+	mustClaimTTL = storetest.MustClaimTTL
+	mustDo       = storetest.MustDo
+)
 
-// newInstance connects to srv and returns a Store with opts; Prefix
-// defaults to one of the test's own, so that tests sharing a server do not
-// see each other's keys.
-func newInstance(t testing.TB, srv *redistest.Server, opts Options) instance {
+// newInstance opens a Store on rawURL with opts, as one Caddy instance
+// would; Prefix defaults to one of the test's own, so that tests sharing a
+// server do not see each other's keys, and CallTimeout to 2s: the tests of
+// what the store does must not fail when -race and a busy machine make a
+// call slow (the failure tests set the timeouts they test).
+func newInstance(t testing.TB, rawURL string, opts Options) *Store {
 	t.Helper()
-	client, err := NewClient(srv.URL(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close() })
 	if opts.Prefix == "" {
 		opts.Prefix = testPrefix(t)
 	}
-	s := New(client, opts)
+	if opts.CallTimeout == 0 {
+		opts.CallTimeout = 2 * time.Second
+	}
+	s, err := Open(rawURL, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(s.Close)
-	return instance{client, s}
+	waitDialed(s)
+	return s
+}
+
+// waitDialed waits until the store's first connection attempt is over,
+// whatever its outcome: a test about what the store does should not race
+// its dial (several round trips, slow under -race) against CallTimeout.
+func waitDialed(s *Store) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _ = s.conn.get(ctx)
+}
+
+// pair is two instances on srv sharing a prefix, with opts.
+func pair(t testing.TB, srv *redistest.Server, opts Options) (a, b *Store) {
+	t.Helper()
+	a = newInstance(t, srv.URL(0), opts)
+	opts.Prefix = a.prefix
+	return a, newInstance(t, srv.URL(0), opts)
 }
 
 func testPrefix(t testing.TB) string {
-	return "test:" + strings.ReplaceAll(t.Name(), " ", "_") + ":"
+	return "test:" + strings.NewReplacer(" ", "_", "{", "(", "}", ")").Replace(t.Name()) + ":"
 }
 
 // waitSubscribed waits until the stores' subscribers have subscribed n
@@ -65,56 +84,19 @@ func waitSubscribed(t testing.TB, n int64, stores ...*Store) {
 	}
 }
 
-func answerFor(key string) *dedupe.Answer {
-	return &dedupe.Answer{
-		Status: 200,
-		Header: http.Header{"Content-Type": {"application/json"}, "Location": {"/orders/" + key}},
-		Body:   []byte(`{"received":"` + key + `"}`),
-	}
-}
-
-// sameAnswer compares answers by their encoding, which is canonical.
-func sameAnswer(a, b *dedupe.Answer) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return bytes.Equal(dedupe.EncodeAnswer(nil, a), dedupe.EncodeAnswer(nil, b))
-}
-
-func mustClaimTTL(t *testing.T, s dedupe.Store, key string, d time.Duration, want dedupe.State) dedupe.Claim {
+// do runs a command on srv and fails t on an error.
+func do(t testing.TB, srv *redistest.Server, args ...string) any {
 	t.Helper()
-	c, err := s.Claim(context.Background(), key, d)
+	v, err := srv.Do(args...)
 	if err != nil {
-		t.Fatalf("Claim(%q): %v", key, err)
+		t.Fatalf("%s: %v", strings.Join(args, " "), err)
 	}
-	if c.State != want {
-		t.Fatalf("Claim(%q) = %v, want %v", key, c.State, want)
-	}
-	switch c.State {
-	case dedupe.Claimed:
-		if c.Token == 0 || c.Attempt < 1 || c.Answer != nil {
-			t.Fatalf("Claim(%q) = %+v: a claim needs a token and an attempt", key, c)
-		}
-	case dedupe.Answered:
-		if c.Answer == nil || c.Token != 0 {
-			t.Fatalf("Claim(%q) = %+v: an answered claim carries the answer only", key, c)
-		}
-	case dedupe.InFlight:
-		if c.Token != 0 || c.Answer != nil {
-			t.Fatalf("Claim(%q) = %+v: an in-flight claim carries nothing", key, c)
-		}
-	}
-	return c
+	return v
 }
 
-func mustClaim(t *testing.T, s dedupe.Store, key string, want dedupe.State) dedupe.Claim {
+// pttl is the time to live of a key (negative: none, or no key).
+func pttl(t testing.TB, srv *redistest.Server, key string) time.Duration {
 	t.Helper()
-	return mustClaimTTL(t, s, key, claimTTL, want)
-}
-
-func mustDo(t *testing.T, what string, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
+	ms, _ := do(t, srv, "PTTL", key).(int64)
+	return time.Duration(ms) * time.Millisecond
 }

@@ -1,100 +1,101 @@
 package redisstore
 
-import "github.com/redis/go-redis/v9"
+import "github.com/redis/rueidis"
 
 // The scripts run each operation of the store in one round trip and
 // atomically, which is what makes a claim taken on one Caddy instance
-// visible to every other at once. They share one layout (see Store): a hash
-// per key with the fields
+// visible to every other at once. They share one layout, two keys per
+// dedupe key, both named after it in braces so that Redis Cluster keeps
+// them in one slot:
 //
-//	a  the stored answer (dedupe.EncodeAnswer); when present, no other field
-//	t  the token of the claim, live or expired; Release deletes it (decimal:
-//	   go-redis writes a uint64 argument in decimal, the scripts compare
-//	   the strings)
-//	e  when that claim expires, in Unix milliseconds of the server's clock
-//	n  the attempt number of the latest claim: the next claim gets n+1
-//	w  set while a waiter watches the claim: Complete and Release publish
-//	   a wake-up only then, so a key nobody waits on costs no PUBLISH
+//	Prefix{key}   the entry, a string:
+//	                c<token>   a claim (token in decimal); it expires with
+//	                           the claim (PX claimTTL), so the server's own
+//	                           expiry, never a clock of ours, ends a claim
+//	                           whose holder vanished
+//	                w<token>   the same claim while a waiter watches it:
+//	                           Complete and Release publish a wake-up only
+//	                           then, so a key nobody waits on costs no PUBLISH
+//	                a<answer>  the stored answer (dedupe.EncodeAnswer), for ttl
+//	Prefix{key}n  the attempt number of the latest claim, in decimal; it
+//	              outlives the claim by a day (the count of an abandoned
+//	              claim), lives ttl after a Release, and is deleted with the
+//	              answer's arrival
 //
-// One hash rather than a key per field: the whole state is read by one
-// HMGET, and a script that touches one key needs no hash tags to run on
-// Redis Cluster. A claim's expiry is therefore a field, not a key's TTL
-// (the attempt count beside it must outlive it), judged by the server's
-// TIME, so the instances' clocks never matter. Scripts that read TIME and
-// then write are allowed since Redis 5 (effects replication, the only mode
-// of Redis 7). On Cluster, a PUBLISH on any node reaches the subscribers
-// of every node.
+// The count is a key of its own because it must outlive the claim beside
+// it: a claim is then one SET NX PX (with GET, which returns what holds the
+// key when the claim loses) and one SET NX of the count in the common case.
+// SET with both NX and GET, and PEXPIRE's GT, need Redis 7.0. On Cluster, a
+// PUBLISH on any node reaches the subscribers of every node.
+//
+// The client runs a script once more when the connection broke before the
+// reply came (see retryOnce), so each is safe to run twice: a second Claim
+// with the same token finds its own claim, a second Complete finds its own
+// answer (stored: kept), a second Release finds no claim (ErrNotHeld, which
+// callers ignore).
 
-// nowMs is the Lua prologue that reads the server's clock in milliseconds.
-const nowMs = `
-local function now()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-`
-
-// claimScript: KEYS[1] the entry; ARGV[1] the new token, ARGV[2] claimTTL
-// in ms, ARGV[3] the entry's lifetime while claimed (claimTTL plus the time
-// an abandoned claim's count is kept). It returns the stored answer (a
-// string), 0 when another claim holds the key, or the new claim's attempt.
+// claimScript: KEYS the entry and the count; ARGV[1] the new token,
+// ARGV[2] claimTTL in ms, ARGV[3] the count's lifetime while claimed
+// (claimTTL plus the time an abandoned claim's count is kept). It returns
+// the stored answer (a string, with its "a"), 0 when another claim holds the
+// key, or the new claim's attempt.
 //
-// A claim held by the very token offered is this call's own: go-redis ran
-// the script again after losing the first reply (a retry on a broken
-// connection). It returns the claim again instead of "in flight", which
-// would have the caller wait on its own claim until it expires. Tokens are
-// drawn afresh for every Claim, so no other call offers it.
-var claimScript = redis.NewScript(nowMs + `
-local f = redis.call('HMGET', KEYS[1], 'a', 't', 'e', 'n')
-if f[1] then return f[1] end
-local t = now()
-if f[2] and tonumber(f[3]) > t then
-  if f[2] == ARGV[1] then return tonumber(f[4]) end
+// A claim held by the very token offered is this call's own, run again
+// after its first reply was lost: it gets its attempt back instead of "in
+// flight", which would have the caller wait on its own claim until it
+// expires. Tokens are drawn afresh for every Claim, so no other call offers
+// it.
+var claimScript = rueidis.NewLuaScriptRetryable(`
+local v = redis.call('SET', KEYS[1], 'c' .. ARGV[1], 'NX', 'PX', ARGV[2], 'GET')
+if v then
+  if string.byte(v) == 97 then return v end
+  if string.sub(v, 2) == ARGV[1] then return tonumber(redis.call('GET', KEYS[2])) end
   return 0
 end
-local n = (tonumber(f[4]) or 0) + 1
-redis.call('HSET', KEYS[1], 't', ARGV[1], 'e', t + tonumber(ARGV[2]), 'n', n)
-redis.call('HDEL', KEYS[1], 'w')
-local keep = tonumber(ARGV[3])
-if redis.call('PTTL', KEYS[1]) < keep then redis.call('PEXPIRE', KEYS[1], keep) end
+local n = redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3], 'GET')
+if not n then return 1 end
+n = tonumber(n) + 1
+redis.call('SET', KEYS[2], n, 'KEEPTTL')
+redis.call('PEXPIRE', KEYS[2], ARGV[3], 'GT')
 return n
 `)
 
-// completeScript: KEYS[1] the entry; ARGV[1] the token, ARGV[2] the encoded
-// answer, ARGV[3] the ttl in ms, ARGV[4] the wake-up channel. It returns 1
-// when it stored the answer, 0 when an answer was stored already (kept), -1
-// when another token holds a live claim (nothing stored).
-var completeScript = redis.NewScript(nowMs + `
-local f = redis.call('HMGET', KEYS[1], 'a', 't', 'e', 'w')
-if f[1] then return 0 end
-if f[2] and f[2] ~= ARGV[1] and tonumber(f[3]) > now() then return -1 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'a', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-if f[4] then redis.call('PUBLISH', ARGV[4], KEYS[1]) end
+// completeScript: KEYS the entry and the count; ARGV[1] the token, ARGV[2]
+// the answer with its "a", ARGV[3] the ttl in ms, ARGV[4] the wake-up
+// channel. It returns 1 when it stored the answer, 0 when an answer was
+// stored already (kept), -1 when another token holds the claim (nothing
+// stored).
+var completeScript = rueidis.NewLuaScriptRetryable(`
+local v = redis.call('GET', KEYS[1])
+if v then
+  if string.byte(v) == 97 then return 0 end
+  if string.sub(v, 2) ~= ARGV[1] then return -1 end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('DEL', KEYS[2])
+if v and string.byte(v) == 119 then redis.call('PUBLISH', ARGV[4], KEYS[1]) end
 return 1
 `)
 
-// releaseScript: KEYS[1] the entry; ARGV[1] the token, ARGV[2] the ttl in
-// ms, ARGV[3] the wake-up channel. Compare-and-delete: it drops the claim
-// only if the token holds it and it has not expired, keeps the attempt
-// count for ttl, and returns 1; else it changes nothing and returns 0.
-var releaseScript = redis.NewScript(nowMs + `
-local f = redis.call('HMGET', KEYS[1], 't', 'e', 'w')
-if f[1] ~= ARGV[1] or tonumber(f[2]) <= now() then return 0 end
-redis.call('HDEL', KEYS[1], 't', 'e', 'w')
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-if f[3] then redis.call('PUBLISH', ARGV[3], KEYS[1]) end
+// releaseScript: KEYS the entry and the count; ARGV[1] the token, ARGV[2]
+// the ttl in ms, ARGV[3] the wake-up channel. Compare-and-delete: it drops
+// the claim only if the token holds it, keeps the count for ttl, and
+// returns 1; else it changes nothing and returns 0.
+var releaseScript = rueidis.NewLuaScriptRetryable(`
+local v = redis.call('GET', KEYS[1])
+if not v or string.byte(v) == 97 or string.sub(v, 2) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+if string.byte(v) == 119 then redis.call('PUBLISH', ARGV[3], KEYS[1]) end
 return 1
 `)
 
 // watchScript: KEYS[1] the entry. It returns 0 when the key is not held,
 // else the claim's remaining milliseconds, and marks the claim as watched
-// (w) so that its Complete or Release publishes a wake-up.
-var watchScript = redis.NewScript(nowMs + `
-local f = redis.call('HMGET', KEYS[1], 't', 'e')
-if not f[1] then return 0 end
-local left = tonumber(f[2]) - now()
-if left <= 0 then return 0 end
-redis.call('HSETNX', KEYS[1], 'w', '1')
-return left
+// so that its Complete or Release publishes a wake-up.
+var watchScript = rueidis.NewLuaScriptRetryable(`
+local v = redis.call('GET', KEYS[1])
+if not v or string.byte(v) == 97 then return 0 end
+if string.byte(v) == 99 then redis.call('SET', KEYS[1], 'w' .. string.sub(v, 2), 'KEEPTTL') end
+return redis.call('PTTL', KEYS[1])
 `)

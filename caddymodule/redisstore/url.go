@@ -8,83 +8,67 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/redis/rueidis"
 )
 
-// ParseURL reads the URL of a redis store into options for
-// redis.NewUniversalClient. The forms:
+// ParseURL reads the URL of a redis store into the client's options. The
+// forms:
 //
 //	redis://[[user]:password@]host[:port][/db][?option=value&...]
-//	    one server; port 6379 and database 0 unless given
+//	    one server (port 6379 and database 0 unless given), or a Redis
+//	    Cluster when the server is a node of one (the client asks it)
 //	rediss://...
 //	    any form, over TLS (certificates checked against the host names)
 //	redis://[[user]:password@]host1[:port1],host2[:port2],...[?...]
 //	    Redis Cluster, seeded with the nodes listed
-//	redis://[[user]:password@]host[:port]?cluster=true[&...]
-//	    Redis Cluster with one seed (a cluster's configuration endpoint)
 //	redis://host1:port1?addr=host2:port2&addr=host3:port3
-//	    Redis Cluster, in go-redis's own form (redis.ParseClusterURL)
+//	    the same, in the form of the client libraries' own URLs
+//	redis+sentinel://[[user]:password@]host1[:port1],.../master[/db][?...]
+//	rediss+sentinel://...
+//	    the master named master of a Sentinel setup, found through the
+//	    sentinels listed (port 26379 unless given); the user and password
+//	    are the master's, sentinel_username and sentinel_password the
+//	    sentinels'
 //
-// The options are go-redis's (dial_timeout, read_timeout, pool_size,
-// max_retries, ...; see redis.ParseURL and redis.ParseClusterURL); an
-// unknown one is an error. A cluster has database 0 only, so a cluster URL
-// with another database is an error rather than a silent change of meaning.
-//
-// The options always have ContextTimeoutEnabled set: the Store's per-call
-// timeouts then bound the network waits too, so that a server that hangs
-// costs CallTimeout, not go-redis's read timeout. Unless the URL says
-// otherwise, a call dials once and retries once, at once (see below).
-func ParseURL(rawURL string) (*redis.UniversalOptions, error) {
-	opts, err := parseURL(rawURL)
+// The options: dial_timeout and write_timeout (Go durations), client_name,
+// protocol (2 or 3; 3 when the server speaks it), skip_verify=true (rediss
+// only: no certificate check), cluster=true|false (accepted for older
+// configurations: the client finds out itself), and the sentinel options
+// above. An unknown option is an error. A cluster has database 0 only, so a
+// cluster URL with another database is an error rather than a silent change
+// of meaning.
+func ParseURL(rawURL string) (rueidis.ClientOption, error) {
+	opt, err := parseURL(rawURL)
 	if err != nil {
 		// The URL may hold a password: the error never quotes it.
-		return nil, fmt.Errorf("redisstore: invalid redis URL: %w", err)
+		return rueidis.ClientOption{}, fmt.Errorf("redisstore: invalid redis URL: %w", err)
 	}
-	opts.ContextTimeoutEnabled = true
-	// go-redis's defaults (five dial attempts 100 ms apart, three retries
-	// with backoff) spend the whole CallTimeout of every call on a server
-	// that refuses connections. One dial and one immediate retry (which
-	// still replaces a connection the server closed) fail such a call at
-	// once, and the guard forwards or rejects without the wait. Values the
-	// URL gives win.
-	if opts.DialerRetries == 0 {
-		opts.DialerRetries = 1
-	}
-	if opts.MaxRetries == 0 {
-		opts.MaxRetries = 1
-	}
-	if opts.MinRetryBackoff == 0 {
-		opts.MinRetryBackoff = -1 // none
-	}
-	// RESP2 unless the URL asks for RESP3 (?protocol=3): with RESP3,
-	// go-redis looks for pending push notifications around every command,
-	// which the benchmark showed at ~3% of Caddy's CPU; the store uses no
-	// RESP3 feature.
-	if opts.Protocol == 0 {
-		opts.Protocol = 2
-	}
-	return opts, nil
+	// The store reads no key twice, so the client-side cache would only
+	// cost a CLIENT TRACKING per connection.
+	opt.DisableCache = true
+	return opt, nil
 }
 
-// NewClient returns a client for rawURL (see ParseURL): a single-server
-// client, or a cluster client for the cluster forms. The caller closes it.
-func NewClient(rawURL string) (redis.UniversalClient, error) {
-	opts, err := ParseURL(rawURL)
-	if err != nil {
-		return nil, err
-	}
-	return redis.NewUniversalClient(opts), nil
+// urlOptions are the query options ParseURL knows.
+var urlOptions = map[string]bool{
+	"addr": true, "db": true, "cluster": true, "dial_timeout": true, "write_timeout": true,
+	"client_name": true, "protocol": true, "skip_verify": true,
+	"sentinel_username": true, "sentinel_password": true,
 }
 
-func parseURL(rawURL string) (*redis.UniversalOptions, error) {
+func parseURL(rawURL string) (rueidis.ClientOption, error) {
+	var opt rueidis.ClientOption
 	scheme, rest, ok := strings.Cut(rawURL, "://")
+	sentinel := strings.HasSuffix(scheme, "+sentinel")
+	scheme = strings.TrimSuffix(scheme, "+sentinel")
 	if !ok || (scheme != "redis" && scheme != "rediss") {
-		return nil, errors.New("the scheme must be redis:// or rediss://")
+		return opt, errors.New("the scheme must be redis://, rediss://, redis+sentinel:// or rediss+sentinel://")
 	}
 	// The authority ends at the path, query or fragment. A list of hosts
 	// (and IPv6 literals in it) is more than net/url parses, so it is split
-	// here, before the rest goes to go-redis's parsers.
+	// here.
 	end := strings.IndexAny(rest, "/?#")
 	if end < 0 {
 		end = len(rest)
@@ -94,155 +78,157 @@ func parseURL(rawURL string) (*redis.UniversalOptions, error) {
 	if at := strings.LastIndex(authority, "@"); at >= 0 {
 		userinfo, hostlist = authority[:at+1], authority[at+1:]
 	}
-	hosts := strings.Split(hostlist, ",")
-	for _, h := range hosts {
-		if h == "" || strings.HasPrefix(h, ":") {
-			return nil, errors.New("a host is missing")
-		}
-	}
-	u, err := url.Parse(scheme + "://" + userinfo + hosts[0] + tail)
+	u, err := url.Parse(scheme + "://" + userinfo + "host" + tail)
 	if err != nil {
-		return nil, errors.New("malformed URL") // url.Error quotes the URL
+		return opt, errors.New("malformed URL") // url.Error quotes the URL
 	}
 	if u.Fragment != "" {
-		return nil, errors.New("a redis URL has no fragment")
+		return opt, errors.New("a redis URL has no fragment")
 	}
 	q := u.Query()
-	cluster := len(hosts) > 1 || q.Has("addr")
-	if q.Has("cluster") {
-		switch q.Get("cluster") {
-		case "true", "1":
-			cluster = true
-		case "false", "0":
-			if cluster {
-				return nil, errors.New("cluster=false with several hosts")
-			}
-		default:
-			return nil, errors.New("cluster must be true or false")
+	for name := range q {
+		if !urlOptions[name] {
+			return opt, fmt.Errorf("unknown option %q", name)
 		}
-		q.Del("cluster")
 	}
-	if !cluster {
-		u.RawQuery = q.Encode()
-		o, err := redis.ParseURL(u.String())
+	defaultPort := "6379"
+	if sentinel {
+		defaultPort = "26379"
+	}
+	hosts := strings.Split(hostlist, ",")
+	for _, h := range append(hosts, q["addr"]...) {
+		addr, err := hostPort(h, defaultPort)
 		if err != nil {
-			return nil, err
+			return opt, err
 		}
-		return universalFromSimple(o), nil
+		opt.InitAddress = append(opt.InitAddress, addr)
 	}
-
-	switch strings.Trim(u.Path, "/") {
-	case "", "0":
+	if u.User != nil {
+		opt.Username = u.User.Username()
+		opt.Password, _ = u.User.Password()
+	}
+	if scheme == "rediss" {
+		opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		if v := q.Get("skip_verify"); v != "" {
+			if opt.TLSConfig.InsecureSkipVerify, err = strconv.ParseBool(v); err != nil {
+				return opt, errors.New("skip_verify must be true or false")
+			}
+		}
+	} else if q.Has("skip_verify") {
+		return opt, errors.New("skip_verify is for rediss:// only")
+	}
+	if err := parseOptions(&opt, q); err != nil {
+		return opt, err
+	}
+	path := strings.Trim(u.Path, "/")
+	if sentinel {
+		return opt, parseSentinel(&opt, path, q)
+	}
+	if q.Has("sentinel_username") || q.Has("sentinel_password") {
+		return opt, errors.New("sentinel options need redis+sentinel://")
+	}
+	db, err := database(path, q)
+	if err != nil {
+		return opt, err
+	}
+	cluster := len(opt.InitAddress) > 1
+	switch q.Get("cluster") {
+	case "", "true", "1":
+	case "false", "0":
+		if cluster {
+			return opt, errors.New("cluster=false with several hosts")
+		}
 	default:
-		return nil, errors.New("Redis Cluster has database 0 only")
+		return opt, errors.New("cluster must be true or false")
+	}
+	if db != 0 && (cluster || q.Has("cluster")) {
+		return opt, errors.New("Redis Cluster has database 0 only")
+	}
+	opt.SelectDB = db
+	return opt, nil
+}
+
+// parseOptions applies the options every form shares.
+func parseOptions(opt *rueidis.ClientOption, q url.Values) error {
+	for name, field := range map[string]*time.Duration{"dial_timeout": &opt.Dialer.Timeout, "write_timeout": &opt.ConnWriteTimeout} {
+		if v := q.Get(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("%s must be a positive duration such as 2s", name)
+			}
+			*field = d
+		}
+	}
+	switch q.Get("protocol") {
+	case "", "3":
+	case "2":
+		opt.AlwaysRESP2 = true
+	default:
+		return errors.New("protocol must be 2 or 3")
+	}
+	opt.ClientName = q.Get("client_name")
+	return nil
+}
+
+// parseSentinel reads the master's name and database from path, and the
+// sentinels' own credentials.
+func parseSentinel(opt *rueidis.ClientOption, path string, q url.Values) error {
+	master, dbPath, _ := strings.Cut(path, "/")
+	if master == "" {
+		return errors.New("a sentinel URL names the master: redis+sentinel://host:26379/mymaster")
+	}
+	if q.Has("cluster") {
+		return errors.New("cluster is no option of a sentinel URL")
+	}
+	db, err := database(dbPath, q)
+	if err != nil {
+		return err
+	}
+	opt.SelectDB = db
+	opt.Sentinel = rueidis.SentinelOption{
+		MasterSet: master,
+		Username:  q.Get("sentinel_username"),
+		Password:  q.Get("sentinel_password"),
+		Dialer:    opt.Dialer,
+	}
+	if opt.TLSConfig != nil {
+		opt.Sentinel.TLSConfig = opt.TLSConfig.Clone()
+	}
+	return nil
+}
+
+// database is the database number from the URL's path or its db option.
+func database(path string, q url.Values) (int, error) {
+	if path != "" && q.Has("db") {
+		return 0, errors.New("the database is given twice")
 	}
 	if q.Has("db") {
-		return nil, errors.New("Redis Cluster has database 0 only")
+		path = q.Get("db")
 	}
-	for _, h := range hosts[1:] {
-		host, port, err := net.SplitHostPort(h)
-		if err != nil {
-			host, port = strings.Trim(h, "[]"), "6379"
-		}
-		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 || host == "" {
-			return nil, errors.New("a host's port is not a port number")
-		}
-		q.Add("addr", net.JoinHostPort(host, port))
+	if path == "" {
+		return 0, nil
 	}
-	u.Path, u.RawPath, u.RawQuery = "", "", q.Encode()
-	o, err := redis.ParseClusterURL(u.String())
+	db, err := strconv.Atoi(path)
+	if err != nil || db < 0 {
+		return 0, errors.New("the database must be a number")
+	}
+	return db, nil
+}
+
+// hostPort checks one host of the URL and adds the default port.
+func hostPort(h, defaultPort string) (string, error) {
+	if h == "" || strings.HasPrefix(h, ":") {
+		return "", errors.New("a host is missing")
+	}
+	host, port, err := net.SplitHostPort(h)
 	if err != nil {
-		return nil, err
+		host, port = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"), defaultPort
 	}
-	return universalFromCluster(o), nil
-}
-
-// universalFromSimple carries over what redis.ParseURL may set.
-func universalFromSimple(o *redis.Options) *redis.UniversalOptions {
-	return &redis.UniversalOptions{
-		Addrs:      []string{o.Addr},
-		ClientName: o.ClientName,
-		DB:         o.DB,
-		Protocol:   o.Protocol,
-		Username:   o.Username,
-		Password:   o.Password,
-
-		MaxRetries:      o.MaxRetries,
-		MinRetryBackoff: o.MinRetryBackoff,
-		MaxRetryBackoff: o.MaxRetryBackoff,
-
-		DialTimeout:        o.DialTimeout,
-		DialerRetries:      o.DialerRetries,
-		DialerRetryTimeout: o.DialerRetryTimeout,
-		ReadTimeout:        o.ReadTimeout,
-		WriteTimeout:       o.WriteTimeout,
-
-		PipelineReadBufferSize:  o.PipelineReadBufferSize,
-		PipelineWriteBufferSize: o.PipelineWriteBufferSize,
-		PipelinePoolSize:        o.PipelinePoolSize,
-
-		PoolFIFO:              o.PoolFIFO,
-		PoolSize:              o.PoolSize,
-		MaxConcurrentDials:    o.MaxConcurrentDials,
-		PoolTimeout:           o.PoolTimeout,
-		MinIdleConns:          o.MinIdleConns,
-		MaxIdleConns:          o.MaxIdleConns,
-		MaxActiveConns:        o.MaxActiveConns,
-		ConnMaxIdleTime:       o.ConnMaxIdleTime,
-		ConnMaxLifetime:       o.ConnMaxLifetime,
-		ConnMaxLifetimeJitter: o.ConnMaxLifetimeJitter,
-
-		TLSConfig: o.TLSConfig,
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return "", errors.New("a host's port is not a port number")
 	}
-}
-
-// universalFromCluster carries over what redis.ParseClusterURL may set.
-func universalFromCluster(o *redis.ClusterOptions) *redis.UniversalOptions {
-	u := &redis.UniversalOptions{
-		Addrs:         o.Addrs,
-		IsClusterMode: true,
-		ClientName:    o.ClientName,
-		Protocol:      o.Protocol,
-		Username:      o.Username,
-		Password:      o.Password,
-
-		MaxRedirects:            o.MaxRedirects,
-		ReadOnly:                o.ReadOnly,
-		RouteByLatency:          o.RouteByLatency,
-		RouteByLatencyTolerance: o.RouteByLatencyTolerance,
-		RouteRandomly:           o.RouteRandomly,
-
-		MaxRetries:      o.MaxRetries,
-		MinRetryBackoff: o.MinRetryBackoff,
-		MaxRetryBackoff: o.MaxRetryBackoff,
-
-		DialTimeout:        o.DialTimeout,
-		DialerRetries:      o.DialerRetries,
-		DialerRetryTimeout: o.DialerRetryTimeout,
-		ReadTimeout:        o.ReadTimeout,
-		WriteTimeout:       o.WriteTimeout,
-
-		PipelineReadBufferSize:  o.PipelineReadBufferSize,
-		PipelineWriteBufferSize: o.PipelineWriteBufferSize,
-		PipelinePoolSize:        o.PipelinePoolSize,
-
-		PoolFIFO:              o.PoolFIFO,
-		PoolSize:              o.PoolSize,
-		MaxConcurrentDials:    o.MaxConcurrentDials,
-		PoolTimeout:           o.PoolTimeout,
-		MinIdleConns:          o.MinIdleConns,
-		MaxIdleConns:          o.MaxIdleConns,
-		MaxActiveConns:        o.MaxActiveConns,
-		ConnMaxIdleTime:       o.ConnMaxIdleTime,
-		ConnMaxLifetime:       o.ConnMaxLifetime,
-		ConnMaxLifetimeJitter: o.ConnMaxLifetimeJitter,
-
-		FailingTimeoutSeconds: o.FailingTimeoutSeconds,
+	if host == "" || strings.ContainsAny(host, "[]/@ ") {
+		return "", errors.New("a host name is malformed")
 	}
-	if o.TLSConfig != nil {
-		// go-redis names the first seed as the server of every node; left
-		// empty, each node's certificate is checked against its own host.
-		u.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	return u
+	return net.JoinHostPort(host, port), nil
 }

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/callbackguard/callbackguard/caddymodule/dedupe"
 	"github.com/callbackguard/callbackguard/internal/redistest"
 )
@@ -15,16 +13,15 @@ import (
 func TestParseURL(t *testing.T) {
 	type want struct {
 		addrs    []string
-		cluster  bool
 		db       int
 		user     string
 		password string
 		tls      bool
-		// serverName is the TLS ServerName; "" lets each node's host be
-		// checked (cluster).
-		serverName  string
-		dialTimeout time.Duration
-		maxRetries  int
+		master   string // the sentinel's master name
+		// sentinelUser and sentinelPassword are the sentinels' own.
+		sentinelUser, sentinelPassword string
+		dialTimeout                    time.Duration
+		resp2                          bool
 	}
 	cases := []struct {
 		url  string
@@ -34,21 +31,27 @@ func TestParseURL(t *testing.T) {
 		{"redis://localhost", want{addrs: []string{"localhost:6379"}}},
 		{"redis://10.0.0.5:6380/3", want{addrs: []string{"10.0.0.5:6380"}, db: 3}},
 		{"redis://h/", want{addrs: []string{"h:6379"}}},
+		{"redis://h?db=4", want{addrs: []string{"h:6379"}, db: 4}},
 		{"redis://:s3cret@h:6379/0", want{addrs: []string{"h:6379"}, password: "s3cret"}},
 		{"redis://guard:p%40ss%2Fw@h:6379/1", want{addrs: []string{"h:6379"}, db: 1, user: "guard", password: "p@ss/w"}},
 		{"redis://[::1]:6379/2", want{addrs: []string{"[::1]:6379"}, db: 2}},
-		{"rediss://:pw@cache.example:6380/0", want{addrs: []string{"cache.example:6380"}, password: "pw", tls: true, serverName: "cache.example"}},
-		{"redis://h:6379/0?dial_timeout=2s&max_retries=4", want{addrs: []string{"h:6379"}, dialTimeout: 2 * time.Second, maxRetries: 4}},
+		{"rediss://:pw@cache.example:6380/0", want{addrs: []string{"cache.example:6380"}, password: "pw", tls: true}},
+		{"redis://h:6379/0?dial_timeout=2s&protocol=2", want{addrs: []string{"h:6379"}, dialTimeout: 2 * time.Second, resp2: true}},
 		{"redis://h:6379?cluster=false", want{addrs: []string{"h:6379"}}},
 
 		// Redis Cluster.
-		{"redis://n1:7000,n2:7001,n3:7002", want{addrs: []string{"n1:7000", "n2:7001", "n3:7002"}, cluster: true}},
-		{"redis://:pw@n1:7000,n2", want{addrs: []string{"n1:7000", "n2:6379"}, cluster: true, password: "pw"}},
-		{"redis://[::1]:7000,[::2]:7001,[::3]/0", want{addrs: []string{"[::1]:7000", "[::2]:7001", "[::3]:6379"}, cluster: true}},
-		{"rediss://u:pw@n1:7000,n2:7001", want{addrs: []string{"n1:7000", "n2:7001"}, cluster: true, user: "u", password: "pw", tls: true}},
-		{"redis://cfg.example:6379?cluster=true", want{addrs: []string{"cfg.example:6379"}, cluster: true}},
-		{"redis://n1:7000?addr=n2:7001&addr=n3:7002", want{addrs: []string{"n1:7000", "n2:7001", "n3:7002"}, cluster: true}},
-		{"redis://n1:7000,n2:7001?cluster=1&read_only=true", want{addrs: []string{"n1:7000", "n2:7001"}, cluster: true}},
+		{"redis://n1:7000,n2:7001,n3:7002", want{addrs: []string{"n1:7000", "n2:7001", "n3:7002"}}},
+		{"redis://:pw@n1:7000,n2", want{addrs: []string{"n1:7000", "n2:6379"}, password: "pw"}},
+		{"redis://[::1]:7000,[::2]:7001,[::3]/0", want{addrs: []string{"[::1]:7000", "[::2]:7001", "[::3]:6379"}}},
+		{"rediss://u:pw@n1:7000,n2:7001", want{addrs: []string{"n1:7000", "n2:7001"}, user: "u", password: "pw", tls: true}},
+		{"redis://cfg.example:6379?cluster=true", want{addrs: []string{"cfg.example:6379"}}},
+		{"redis://n1:7000?addr=n2:7001&addr=n3:7002", want{addrs: []string{"n1:7000", "n2:7001", "n3:7002"}}},
+
+		// Sentinel.
+		{"redis+sentinel://s1,s2:26380/mymaster", want{addrs: []string{"s1:26379", "s2:26380"}, master: "mymaster"}},
+		{"redis+sentinel://:pw@s1:26379/mymaster/2", want{addrs: []string{"s1:26379"}, master: "mymaster", password: "pw", db: 2}},
+		{"redis+sentinel://s1/m?sentinel_username=su&sentinel_password=sp", want{addrs: []string{"s1:26379"}, master: "m", sentinelUser: "su", sentinelPassword: "sp"}},
+		{"rediss+sentinel://s1:26379/m", want{addrs: []string{"s1:26379"}, master: "m", tls: true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.url, func(t *testing.T) {
@@ -57,28 +60,23 @@ func TestParseURL(t *testing.T) {
 				t.Fatal(err)
 			}
 			w := tc.want
-			if !reflect.DeepEqual(o.Addrs, w.addrs) || o.IsClusterMode != w.cluster || o.DB != w.db ||
-				o.Username != w.user || o.Password != w.password {
-				t.Fatalf("got addrs %v cluster %v db %d user %q password %q, want %+v",
-					o.Addrs, o.IsClusterMode, o.DB, o.Username, o.Password, w)
+			if !reflect.DeepEqual(o.InitAddress, w.addrs) || o.SelectDB != w.db || o.Username != w.user || o.Password != w.password {
+				t.Fatalf("got addrs %v db %d user %q password %q, want %+v", o.InitAddress, o.SelectDB, o.Username, o.Password, w)
 			}
-			if (o.TLSConfig != nil) != w.tls {
-				t.Fatalf("TLS %v, want %v", o.TLSConfig != nil, w.tls)
+			if (o.TLSConfig != nil) != w.tls || (w.master != "" && (o.Sentinel.TLSConfig != nil) != w.tls) {
+				t.Fatalf("TLS %v, sentinels' TLS %v, want %v", o.TLSConfig != nil, o.Sentinel.TLSConfig != nil, w.tls)
 			}
-			if o.TLSConfig != nil && o.TLSConfig.ServerName != w.serverName {
-				t.Fatalf("TLS ServerName %q, want %q", o.TLSConfig.ServerName, w.serverName)
+			if o.TLSConfig != nil && (o.TLSConfig.InsecureSkipVerify || o.TLSConfig.ServerName != "") {
+				t.Fatal("TLS must check each server's certificate against the host dialled")
 			}
-			if o.DialTimeout != w.dialTimeout {
-				t.Fatalf("DialTimeout %v, want %v", o.DialTimeout, w.dialTimeout)
+			if o.Sentinel.MasterSet != w.master || o.Sentinel.Username != w.sentinelUser || o.Sentinel.Password != w.sentinelPassword {
+				t.Fatalf("sentinel %+v, want %+v", o.Sentinel, w)
 			}
-			if !o.ContextTimeoutEnabled {
-				t.Fatal("ContextTimeoutEnabled is off: CallTimeout would not bound a hung server")
+			if o.Dialer.Timeout != w.dialTimeout || o.AlwaysRESP2 != w.resp2 {
+				t.Fatalf("dial timeout %v RESP2 %v, want %+v", o.Dialer.Timeout, o.AlwaysRESP2, w)
 			}
-			if wantRetries := max(w.maxRetries, 1); o.MaxRetries != wantRetries || o.DialerRetries != 1 {
-				t.Fatalf("MaxRetries %d DialerRetries %d, want %d and 1", o.MaxRetries, o.DialerRetries, wantRetries)
-			}
-			if strings.Contains(tc.url, "read_only") && !o.ReadOnly {
-				t.Fatal("a cluster option was lost")
+			if !o.DisableCache {
+				t.Fatal("the client-side cache is on")
 			}
 		})
 	}
@@ -90,14 +88,22 @@ func TestParseURLRejects(t *testing.T) {
 		"localhost:6379",
 		"http://h:6379",
 		"unix:///run/redis.sock",
+		"redis+cluster://h",
 		"redis://",
 		"redis://:pw@",
 		"redis://:6379",
 		"redis://h:port",
 		"redis://h:6379/x",
+		"redis://h:6379/-1",
 		"redis://h:6379/1/2",
+		"redis://h:6379/1?db=2",
 		"redis://h:6379/0?unknown=1",
+		"redis://h:6379/0?pool_size=10",
 		"redis://h:6379/0?dial_timeout=soon",
+		"redis://h:6379/0?dial_timeout=-1s",
+		"redis://h:6379/0?protocol=4",
+		"redis://h:6379?skip_verify=true",
+		"rediss://h:6379?skip_verify=maybe",
 		"redis://h:6379#frag",
 		"redis://h:6379?cluster=maybe",
 		"redis://n1:7000,n2:7001?cluster=false",
@@ -107,8 +113,13 @@ func TestParseURLRejects(t *testing.T) {
 		"redis://n1:7000,n2:7001/1",
 		"redis://n1:7000,n2:7001?db=2",
 		"redis://h:6379?cluster=true&db=1",
-		"redis://n1:7000?addr=n2",
+		"redis://n1:7000?addr=:7001",
 		"redis://:p%zzw@h:6379",
+		"redis://h:6379?sentinel_password=x",
+		"redis+sentinel://s1:26379",
+		"redis+sentinel://s1:26379/",
+		"redis+sentinel://s1:26379/m/x",
+		"redis+sentinel://s1:26379/m?cluster=true",
 	} {
 		t.Run(raw, func(t *testing.T) {
 			o, err := ParseURL(raw)
@@ -118,9 +129,9 @@ func TestParseURLRejects(t *testing.T) {
 			if !strings.HasPrefix(err.Error(), "redisstore: invalid redis URL: ") {
 				t.Fatalf("error %q", err)
 			}
-			if c, err := NewClient(raw); err == nil {
-				_ = c.Close()
-				t.Fatal("NewClient accepted it")
+			if s, err := Open(raw, Options{}); err == nil {
+				s.Close()
+				t.Fatal("Open accepted it")
 			}
 		})
 	}
@@ -135,6 +146,8 @@ func TestParseURLErrorsHideThePassword(t *testing.T) {
 		"redis://:hunter2@h:6379 /0",
 		"redis://u:hunter2@n1:7000,n2:x",
 		"redis://:hunter2%@h:6379",
+		"redis+sentinel://:hunter2@s1:26379",
+		"redis+sentinel://s1:26379/m?sentinel_password=hunter2&x=1",
 	} {
 		_, err := ParseURL(raw)
 		if err == nil {
@@ -152,7 +165,7 @@ func TestPassword(t *testing.T) {
 	if !strings.Contains(srv.URL(0), "%40") {
 		t.Fatalf("URL %q does not escape the password", srv.URL(0))
 	}
-	s := newInstance(t, srv, Options{})
+	s := newInstance(t, srv.URL(0), Options{})
 	c := mustClaim(t, s, "k", dedupe.Claimed)
 	mustDo(t, "Complete", s.Complete(t.Context(), "k", c.Token, answerFor("k"), ttl))
 	mustClaim(t, s, "k", dedupe.Answered)
@@ -162,15 +175,11 @@ func TestPassword(t *testing.T) {
 		"no password":    "redis://" + srv.Addr + "/0",
 	} {
 		t.Run(name, func(t *testing.T) {
-			client, err := NewClient(raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer client.Close()
-			bad := New(client, Options{Prefix: s.prefix})
-			defer bad.Close()
+			bad := newInstance(t, raw, Options{Prefix: s.prefix})
 			if _, err := bad.Claim(t.Context(), "k", claimTTL); err == nil {
 				t.Fatal("Claim without the right password: no error")
+			} else if strings.Contains(err.Error(), "nope") {
+				t.Fatalf("the error shows the password: %v", err)
 			} else {
 				t.Logf("Claim: %v", err)
 			}
@@ -182,43 +191,36 @@ func TestPassword(t *testing.T) {
 // certificate (here against the test's own CA).
 func TestTLS(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{TLS: true, Password: "pw"})
-	connect := func(t *testing.T, trust bool) *Store {
-		o, err := ParseURL(srv.URL(0))
+	connect := func(t *testing.T, raw string, trust bool) *Store {
+		o, err := ParseURL(raw)
 		if err != nil {
 			t.Fatal(err)
-		}
-		if o.TLSConfig == nil {
-			t.Fatalf("%s: no TLS", srv.URL(0))
 		}
 		if trust {
 			o.TLSConfig.RootCAs = srv.TLSConfig().RootCAs
 		}
-		client := redis.NewUniversalClient(o)
-		t.Cleanup(func() { _ = client.Close() })
-		s := New(client, Options{Prefix: testPrefix(t)})
+		s, err := New(o, Options{Prefix: testPrefix(t), CallTimeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Cleanup(s.Close)
+		waitDialed(s)
 		return s
 	}
 	t.Run("trusted", func(t *testing.T) {
-		s := connect(t, true)
+		s := connect(t, srv.URL(0), true)
 		c := mustClaim(t, s, "k", dedupe.Claimed)
 		mustDo(t, "Complete", s.Complete(t.Context(), "k", c.Token, answerFor("k"), ttl))
 		mustClaim(t, s, "k", dedupe.Answered)
 	})
 	t.Run("unknown certificate", func(t *testing.T) {
-		s := connect(t, false)
+		s := connect(t, srv.URL(0), false)
 		if _, err := s.Claim(t.Context(), "k", claimTTL); err == nil || !strings.Contains(err.Error(), "certificate") {
 			t.Fatalf("Claim against an untrusted certificate: %v", err)
 		}
 	})
 	t.Run("plain text to a TLS port", func(t *testing.T) {
-		client, err := NewClient(strings.Replace(srv.URL(0), "rediss://", "redis://", 1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer client.Close()
-		s := New(client, Options{Prefix: testPrefix(t)})
-		defer s.Close()
+		s := connect(t, strings.Replace(srv.URL(0), "rediss://", "redis://", 1), false)
 		if _, err := s.Claim(t.Context(), "k", claimTTL); err == nil {
 			t.Fatal("Claim in plain text to a TLS server: no error")
 		}

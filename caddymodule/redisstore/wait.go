@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/redis/rueidis"
 )
 
 // Wait implements dedupe.Store.
@@ -32,7 +32,11 @@ import (
 // ctx: a key that is not held returns nil even with ctx done. A Redis error
 // (the key could not be looked at) is returned as it is.
 func (s *Store) Wait(ctx context.Context, key string) error {
-	rkey := s.prefix + key
+	keys, err := s.keys(key)
+	if err != nil {
+		return err
+	}
+	rkey := keys[0]
 	// Registered before the first look, so that a wake-up published
 	// between the look and the select below is not missed.
 	w, resubscribed := s.waiters.add(rkey)
@@ -65,22 +69,31 @@ func (s *Store) Wait(ctx context.Context, key string) error {
 	}
 }
 
-// watch runs watchScript: the time left on rkey's claim (0: not held). It
-// runs even when ctx is done (see Wait), bounded by CallTimeout.
+// watch runs watchScript: the time left on the claim of the entry rkey
+// (0: not held). It runs even when ctx is done (see Wait), bounded by
+// CallTimeout.
 func (s *Store) watch(ctx context.Context, rkey string) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 	defer cancel()
-	ms, err := watchScript.Run(ctx, s.client, []string{rkey}).Int64()
+	msg, err := s.run(ctx, watchScript, []string{rkey})
 	if err != nil {
 		return 0, fmt.Errorf("redisstore: wait: %w", err)
+	}
+	ms, err := msg.AsInt64()
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: wait: unexpected reply: %w", err)
 	}
 	return time.Duration(ms) * time.Millisecond, nil
 }
 
+// resubscribeDelay is the pause between two subscriptions when one ended
+// (the connection was lost, or the client could not be made yet).
+const resubscribeDelay = 100 * time.Millisecond
+
 // subscribe receives the wake-ups for this Store's waiters until Close.
-// go-redis reconnects and resubscribes by itself after a connection loss;
-// each (re)subscription is confirmed by a Subscription message, after the
-// first of which the waits look again (see Wait).
+// When the connection is lost it subscribes again; each (re)subscription
+// is confirmed by the server, after the first of which the waits look
+// again (see Wait).
 func (s *Store) subscribe() {
 	defer close(s.closed)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -88,31 +101,25 @@ func (s *Store) subscribe() {
 	go func() {
 		select {
 		case <-s.closing:
-			cancel() // ends a dial in progress in Subscribe
+			cancel() // ends a subscription, or a connection attempt
 		case <-ctx.Done():
 		}
 	}()
-	// Subscribe dials at once; when that fails (Redis down at start), the
-	// channel's receive loop keeps reconnecting.
-	ps := s.client.Subscribe(ctx, s.channel)
-	defer ps.Close()
-	msgs := ps.ChannelWithSubscriptions()
+	confirmed := rueidis.WithOnSubscriptionHook(ctx, func(sub rueidis.PubSubSubscription) {
+		if sub.Kind == "subscribe" && s.subscriptions.Add(1) > 1 {
+			s.waiters.resubscribed()
+		}
+	})
 	for {
+		if client, err := s.conn.get(ctx); err == nil {
+			_ = client.Receive(confirmed, client.B().Subscribe().Channel(s.channel).Build(), func(m rueidis.PubSubMessage) {
+				s.waiters.wake(m.Message)
+			})
+		}
 		select {
 		case <-s.closing:
 			return
-		case m, ok := <-msgs:
-			if !ok {
-				return
-			}
-			switch m := m.(type) {
-			case *redis.Message:
-				s.waiters.wake(m.Payload)
-			case *redis.Subscription:
-				if m.Kind == "subscribe" && s.subscriptions.Add(1) > 1 {
-					s.waiters.resubscribed()
-				}
-			}
+		case <-time.After(resubscribeDelay):
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/callbackguard/callbackguard/internal/testcaddy"
 )
 
 // bench is one run of the load benchmark.
@@ -16,11 +19,14 @@ type bench struct {
 	o       *options
 	scs     []*scenario // in the order of --scenarios
 	clients map[string][]*http.Client
-	caddy   *caddy
-	redis   *process
-	tokens  *tokenPool
-	machine machine
-	notes   []string
+	caddy   *testcaddy.Process
+	redis   *redisTarget
+	// redisStats are redis-server's command counts and times over the
+	// redis scenario's counted windows.
+	redisStats commandStats
+	tokens     *tokenPool
+	machine    machine
+	notes      []string
 }
 
 func (b *bench) note(format string, args ...any) {
@@ -33,13 +39,13 @@ func runBench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	b := &bench{o: o, clients: map[string][]*http.Client{}}
+	b := &bench{o: o, clients: map[string][]*http.Client{}, redisStats: commandStats{}}
 	progress := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
 
 	bin := o.caddy
 	if bin == "" {
 		progress("building ./cmd/caddy ...")
-		if bin, err = buildCaddy(ctx, dir); err != nil {
+		if bin, err = testcaddy.Build(ctx, dir, false); err != nil {
 			return err
 		}
 	}
@@ -54,19 +60,18 @@ func runBench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	// A port for each scenario, Caddy's admin endpoint and redis-server.
-	ports, err := freePorts(len(o.scenarios) + 2)
+	// A port for each scenario.
+	ports, err := testcaddy.FreeLoopbackPorts(len(o.scenarios))
 	if err != nil {
 		return err
 	}
 	var redisURL string
 	if slices.Contains(o.scenarios, "redis") {
-		var p *process
-		if p, redisURL, err = startRedis(ctx, o.redisServer, dir, ports[len(ports)-1]); err != nil {
+		if b.redis, err = openRedis(ctx, o.redisServer, o.redisAddr, dir); err != nil {
 			b.note("redis: skipped: %v", err)
 		} else {
-			b.redis = p
-			defer p.stop()
+			defer b.redis.close()
+			redisURL = b.redis.url
 		}
 	}
 	for i, name := range o.scenarios {
@@ -77,10 +82,10 @@ func runBench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		s.port = ports[i]
 		b.scs = append(b.scs, s)
 	}
-	if err := b.startCaddy(ctx, bin, dir, upAddr, ports[len(ports)-2]); err != nil {
+	if err := b.startCaddy(ctx, bin, dir, upAddr); err != nil {
 		return err
 	}
-	defer b.caddy.stop()
+	defer b.caddy.Stop()
 	if len(b.scs) == 0 {
 		return fmt.Errorf("no scenario left to run: %s", strings.Join(b.notes, "; "))
 	}
@@ -131,8 +136,7 @@ func runBench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 // startCaddy starts Caddy with every scenario but redis, then loads the
 // config with redis too, so that a build without the redis store skips
 // that scenario with a note instead of failing the run.
-func (b *bench) startCaddy(ctx context.Context, bin, dir, upstream string, adminPort int) error {
-	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+func (b *bench) startCaddy(ctx context.Context, bin, dir, upstream string) error {
 	var without, with []*scenario
 	var ports []int
 	for _, s := range b.scs {
@@ -143,32 +147,32 @@ func (b *bench) startCaddy(ctx context.Context, bin, dir, upstream string, admin
 		}
 	}
 	var err error
-	b.caddy, err = startCaddy(ctx, bin, dir, admin, caddyfile(admin, upstream, without), ports)
+	b.caddy, err = testcaddy.Launch(ctx, bin, dir, caddyfile(upstream, without), testcaddy.Options{Ports: ports})
 	if err != nil {
 		return err
 	}
 	if len(with) == len(without) {
 		return nil
 	}
-	if err := b.caddy.load(ctx, caddyfile(admin, upstream, with)); err != nil {
+	if err := b.caddy.Load(ctx, caddyfile(upstream, with)); err != nil {
 		b.note("redis: skipped: Caddy refused the config: %v", err)
 		b.scs = without
-		b.redis.stop()
+		b.redis.close()
 		b.redis = nil
 		return nil
 	}
 	for _, s := range with {
 		if s.name == "redis" {
-			return b.caddy.waitPorts(ctx, s.port)
+			return b.caddy.WaitPorts(ctx, s.port)
 		}
 	}
 	return nil
 }
 
 // caddyfile is the config: one site per scenario, each on its own port.
-func caddyfile(admin, upstream string, scs []*scenario) string {
+func caddyfile(upstream string, scs []*scenario) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "{\n\tadmin %s\n\tpersist_config off\n\tauto_https off\n\tgrace_period 1s\n}\n\n", admin)
+	b.WriteString("{\n\tadmin @ADMIN@\n\tpersist_config off\n\tauto_https off\n\tgrace_period 1s\n}\n\n")
 	for _, s := range scs {
 		b.WriteString(s.site(upstream))
 		b.WriteString("\n")
@@ -182,8 +186,8 @@ func (b *bench) timed(ctx context.Context, s *scenario, d time.Duration, warm bo
 		return nil, err
 	}
 	select {
-	case <-b.caddy.exited:
-		return nil, fmt.Errorf("caddy exited:\n%s", b.caddy.tail())
+	case <-b.caddy.Exited():
+		return nil, fmt.Errorf("caddy exited:\n%s", tail(b.caddy.Log()))
 	default:
 	}
 	w, err := b.window(s, d, warm)
@@ -191,7 +195,7 @@ func (b *bench) timed(ctx context.Context, s *scenario, d time.Duration, warm bo
 		return nil, fmt.Errorf("%s: %v", s.name, err)
 	}
 	if w.requests == 0 {
-		return nil, fmt.Errorf("%s: no request answered 200 in %v (first error: %s)\n%s", s.name, d, w.firstErr, b.caddy.tail())
+		return nil, fmt.Errorf("%s: no request answered 200 in %v (first error: %s)\n%s", s.name, d, w.firstErr, tail(b.caddy.Log()))
 	}
 	return w, nil
 }
@@ -226,7 +230,7 @@ func (b *bench) profile(ctx context.Context) error {
 	}
 	done := make(chan fetched, 1)
 	go func() {
-		data, err := b.caddy.profile(ctx, seconds)
+		data, err := b.cpuProfile(ctx, seconds)
 		done <- fetched{data, err}
 	}()
 	time.Sleep(50 * time.Millisecond) // let the profile start first
@@ -243,4 +247,30 @@ func (b *bench) profile(ctx context.Context) error {
 	b.note("cpuprofile: %ds of Caddy under %s (an extra, uncounted window) saved to %s: go tool pprof -top %s",
 		seconds, s.name, b.o.cpuprofile, b.o.cpuprofile)
 	return nil
+}
+
+// cpuProfile fetches a CPU profile of seconds from Caddy's admin endpoint.
+func (b *bench) cpuProfile(ctx context.Context, seconds int) ([]byte, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", b.caddy.AdminURL, seconds), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(data))
+	}
+	return data, nil
+}
+
+// tail is the end of a log, for error messages.
+func tail(log string) string {
+	if len(log) > 4000 {
+		log = log[len(log)-4000:]
+	}
+	return log
 }

@@ -194,23 +194,32 @@ func (b *bench) window(s *scenario, d time.Duration, warm bool) (*windowResult, 
 			}
 		}()
 	}
-	cpu0, err := b.caddy.cpu()
+	cpu0, err := processCPU(b.caddy.PID())
 	if err != nil {
 		return nil, err
 	}
 	extra0, self0, busy0 := b.extraCPU(s), selfCPU(), machineBusy()
+	stats0 := b.redisCommandStats(s, warm)
 	started := time.Now()
 	close(begin)
 	timer := time.AfterFunc(d, func() { stop.Store(true) })
 	wg.Wait()
 	elapsed := time.Since(started)
 	timer.Stop()
-	cpu1, err := b.caddy.cpu()
+	cpu1, err := processCPU(b.caddy.PID())
 	if err != nil {
 		return nil, err
 	}
 	w := &windowResult{elapsed: elapsed, cpu: cpu1 - cpu0, extraCPU: b.extraCPU(s) - extra0, self: selfCPU() - self0, hist: new(histogram)}
-	w.others = machineBusy() - busy0 - w.cpu - w.extraCPU - w.self
+	w.others = machineBusy() - busy0 - w.cpu - w.self
+	if b.redis != nil && b.redis.local != nil {
+		w.others -= w.extraCPU // the user's Redis runs elsewhere
+	}
+	if stats0 != nil {
+		if stats1 := b.redisCommandStats(s, warm); stats1 != nil {
+			b.redisStats.add(stats0, stats1)
+		}
+	}
 	for i := range results {
 		r := &results[i]
 		w.requests += r.n
@@ -259,6 +268,16 @@ func (b *bench) extraCPU(s *scenario) time.Duration {
 	}
 	t, _ := b.redis.cpu()
 	return t
+}
+
+// redisCommandStats are redis-server's command statistics before or after
+// a counted window of the redis scenario (nil for any other window).
+func (b *bench) redisCommandStats(s *scenario, warm bool) commandStats {
+	if s.name != "redis" || b.redis == nil || warm {
+		return nil
+	}
+	st, _ := b.redis.commandStats()
+	return st
 }
 
 // histogram counts latencies: 1 µs buckets below 10 ms, 100 µs buckets up
@@ -332,7 +351,7 @@ func (b *bench) probe(s *scenario) error {
 		return fmt.Errorf("%s: %v", s.name, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: a valid delivery got %s: %s\n%s", s.name, resp.Status, body, b.caddy.tail())
+		return fmt.Errorf("%s: a valid delivery got %s: %s\n%s", s.name, resp.Status, body, tail(b.caddy.Log()))
 	}
 	verified := resp.Header.Get(verifiedHeader)
 	if s.guarded() && verified == "" || !s.guarded() && s.name != "headers" && verified != "" {

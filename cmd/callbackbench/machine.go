@@ -6,8 +6,11 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"fmt"
 	"math"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -134,4 +137,79 @@ func threadCPU() time.Duration {
 	}
 	ns, _ := strconv.ParseInt(f[0], 10, 64)
 	return time.Duration(ns)
+}
+
+// machineBusy is the CPU time all processes have used so far, from the
+// first line of /proc/stat (user, nice, system, irq, softirq and steal,
+// in ticks of 1/100 s).
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		v, _ := strconv.ParseInt(f[i], 10, 64)
+		ticks += v
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+func processCPU(pid int) (time.Duration, error) {
+	taskDir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(taskDir)
+	if err == nil {
+		var sum time.Duration
+		ok := false
+		for _, t := range tasks {
+			b, err := os.ReadFile(filepath.Join(taskDir, t.Name(), "schedstat"))
+			if err != nil {
+				continue // the thread just ended, or no schedstat
+			}
+			f := strings.Fields(string(b))
+			if len(f) == 0 {
+				continue
+			}
+			ns, err := strconv.ParseInt(f[0], 10, 64)
+			if err != nil {
+				continue
+			}
+			sum += time.Duration(ns)
+			ok = true
+		}
+		if ok {
+			return sum, nil
+		}
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command name, which is in parentheses.
+	rest := string(b)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// version is the first line of `caddy version`.
+func caddyVersion(bin string) string {
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return line
 }

@@ -7,19 +7,23 @@
 // after round, rotating the order. Every request is a fresh delivery: a
 // unique id in its JSON body, its own signed URL, its own pre-signed JWT.
 // It prints a table of the medians of the rounds (requests/s, p50, p99,
-// Caddy's CPU per request from /proc, and the ratios to plain
-// reverse_proxy and to reverse_proxy adding the same seven X-Callback-*
-// headers in the same round) and checks the project's performance goals.
+// Caddy's CPU per request from /proc, redis-server's from INFO cpu, and
+// the ratios to plain reverse_proxy and to reverse_proxy adding the same
+// seven X-Callback-* headers in the same round) and checks the project's
+// performance goals.
 //
 //	go run ./cmd/callbackbench                                  # all scenarios, 5 rounds of 5 s
 //	go run ./cmd/callbackbench --duration 2s --rounds 2 -v      # quicker, with each round's table
 //	go run ./cmd/callbackbench --scenarios plain,headers,jwt_rs256 --cpuprofile jwt.pprof
+//	go run ./cmd/callbackbench --scenarios plain,redis --redis-addr 10.0.0.5:6379
 //	go run ./cmd/callbackbench store -n 1000000                 # the memory store's footprint
+//	go run ./cmd/callbackbench store -redis -n 100000           # Redis memory per stored answer
 //
 // Scenarios: plain, headers, header_secret, basic_auth, signed_url,
 // jwt_rs256, memory (header_secret + dedupe {json.id} in the memory store)
 // and redis (the same in a redis-server this command starts, when one is
-// on PATH and Caddy accepts the store). The load generator and the
+// on PATH and Caddy accepts the store, or in the Redis of --redis-addr).
+// Caddy is built and run by internal/testcaddy, as in the end-to-end tests. The load generator and the
 // upstream share the machine with Caddy, equally for every scenario; the
 // "other load" column shows how busy other processes kept it. Signing one
 // RS256 token per request takes about a millisecond of CPU each before the
@@ -76,6 +80,7 @@ type options struct {
 	scenarios   []string
 	caddy       string
 	redisServer string
+	redisAddr   string
 	jwtTokens   int
 	verbose     bool
 	strict      bool
@@ -99,6 +104,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	scenarios := fs.String("scenarios", strings.Join(scenarioNames, ","), "comma-separated scenarios to run")
 	fs.StringVar(&o.caddy, "caddy", "", "a Caddy binary with callback_guard (default: go build ./cmd/caddy of this module)")
 	fs.StringVar(&o.redisServer, "redis-server", "redis-server", "the redis-server binary for the redis scenario")
+	fs.StringVar(&o.redisAddr, "redis-addr", "", "a Redis of yours for the redis scenario, host:port or a redis:// URL (default: a redis-server started on loopback)")
 	fs.IntVar(&o.jwtTokens, "jwt-tokens", 0, "distinct RS256 tokens, used in turn (0: one per request, signed before each window)")
 	fs.BoolVar(&o.verbose, "v", false, "print each round's table too")
 	fs.BoolVar(&o.strict, "strict", false, "exit with an error when a goal fails")

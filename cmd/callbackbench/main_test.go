@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -23,11 +25,15 @@ func TestShortRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out, errs bytes.Buffer
-	args := []string{"--duration", "200ms", "--warmup", "0", "--rounds", "1", "--connections", "4", "--scenarios", "plain,header_secret"}
+	args := []string{"--duration", "200ms", "--warmup", "0", "--rounds", "1", "--connections", "4", "--scenarios", "plain,header_secret,redis"}
 	if err := run(ctx, args, &out, &errs); err != nil {
 		t.Fatalf("run: %v\nstderr:\n%s\nstdout:\n%s", err, errs.String(), out.String())
 	}
-	for _, want := range []string{"## Medians of 1 round(s)", "| plain | ", "| header_secret | ", "| header_secret ÷ plain |"} {
+	wants := []string{"## Medians of 1 round(s)", "| plain | ", "| header_secret | ", "| header_secret ÷ plain |"}
+	if _, err := exec.LookPath("redis-server"); err == nil {
+		wants = append(wants, "| redis | ", "| redis-server CPU/delivery |", "redis: per delivery, redis-server ran 2.00 EVALSHA")
+	}
+	for _, want := range wants {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
@@ -50,6 +56,21 @@ func TestStoreMode(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestRedisStoreMode stores a few thousand answers in a redis-server of
+// its own and reports the memory per answer.
+func TestRedisStoreMode(t *testing.T) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skip("no redis-server")
+	}
+	var out, errs bytes.Buffer
+	if err := run(context.Background(), []string{"store", "-redis", "-n", "3000"}, &out, &errs); err != nil {
+		t.Fatalf("store -redis: %v\n%s", err, errs.String())
+	}
+	if !regexp.MustCompile(`used_memory: \+[0-9.]+ MiB, [0-9]{3} B per stored answer`).MatchString(out.String()) {
+		t.Errorf("output:\n%s", out.String())
 	}
 }
 

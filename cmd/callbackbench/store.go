@@ -23,18 +23,25 @@ import (
 // runStore is `callbackbench store`: the memory store's footprint for n
 // entries like the guard's (keys "payglocal:gl_<uuid>:SENT_FOR_CAPTURE",
 // answers 200 with Content-Type, a Location naming the order and a
-// 100-byte body), stored by Claim+Complete as the guard does.
+// 100-byte body), stored by Claim+Complete as the guard does; with -redis,
+// the Redis store's (see runRedisStore).
 func runStore(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("callbackbench store", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	n := fs.Int("n", 1_000_000, "entries to store")
 	bodySize := fs.Int("body", 100, "bytes of each answer's body")
 	maxBytes := fs.Int64("max-bytes", 0, "the store's capacity (0: dedupe.DefaultMaxBytes, as in Caddy)")
+	onRedis := fs.Bool("redis", false, "measure the Redis store instead: INFO memory of a redis-server this command starts, or of --redis-addr")
+	redisAddr := fs.String("redis-addr", "", "with -redis: a Redis of yours, host:port or a redis:// URL (its keys are removed after)")
+	redisServer := fs.String("redis-server", "redis-server", "with -redis: the redis-server binary")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *n < 1 || *bodySize < 0 || fs.NArg() > 0 {
 		return fmt.Errorf("store: want -n ≥ 1 and no other arguments")
+	}
+	if *onRedis {
+		return runRedisStore(*n, *bodySize, *redisServer, *redisAddr, stdout)
 	}
 
 	runtime.GC()

@@ -1,10 +1,6 @@
 package redistest
 
 import (
-	"bufio"
-	"fmt"
-	"io"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,24 +23,24 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	}
 	c := &Cluster{}
 	for range n {
-		c.Nodes = append(c.Nodes, startServer(t, Options{}, true))
+		c.Nodes = append(c.Nodes, startServer(t, &Server{cluster: true}, false))
 	}
 	const slots = 16384
 	for i, node := range c.Nodes {
 		first, last := i*slots/n, (i+1)*slots/n-1
-		if _, err := do(node.Addr, "CLUSTER", "ADDSLOTSRANGE", strconv.Itoa(first), strconv.Itoa(last)); err != nil {
+		if _, err := node.String("CLUSTER", "ADDSLOTSRANGE", strconv.Itoa(first), strconv.Itoa(last)); err != nil {
 			t.Fatalf("redistest: ADDSLOTSRANGE on %s: %v", node.Addr, err)
 		}
 	}
 	for _, node := range c.Nodes[1:] {
-		if _, err := do(c.Nodes[0].Addr, "CLUSTER", "MEET", "127.0.0.1", strconv.Itoa(node.Port)); err != nil {
+		if _, err := c.Nodes[0].String("CLUSTER", "MEET", "127.0.0.1", strconv.Itoa(node.Port)); err != nil {
 			t.Fatalf("redistest: CLUSTER MEET %s: %v", node.Addr, err)
 		}
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for _, node := range c.Nodes {
 		for {
-			info, err := do(node.Addr, "CLUSTER", "INFO")
+			info, err := node.String("CLUSTER", "INFO")
 			if err == nil && strings.Contains(info, "cluster_state:ok") &&
 				strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(n)+"\r\n") {
 				break
@@ -65,46 +61,4 @@ func (c *Cluster) URL() string {
 		addrs[i] = node.Addr
 	}
 	return "redis://" + strings.Join(addrs, ",")
-}
-
-// do sends one command to addr and returns the reply's text: a status, an
-// integer or a bulk string (enough for the cluster's setup).
-func do(addr string, args ...string) (string, error) {
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := conn.Write([]byte(b.String())); err != nil {
-		return "", err
-	}
-	r := bufio.NewReader(conn)
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	line = strings.TrimSuffix(line, "\r\n")
-	switch {
-	case line == "":
-		return "", fmt.Errorf("empty reply")
-	case line[0] == '-':
-		return "", fmt.Errorf("%s", line[1:])
-	case line[0] == '$':
-		size, err := strconv.Atoi(line[1:])
-		if err != nil || size < 0 {
-			return "", fmt.Errorf("reply %q", line)
-		}
-		body := make([]byte, size+2)
-		if _, err := io.ReadFull(r, body); err != nil {
-			return "", err
-		}
-		return string(body[:size]), nil
-	}
-	return line[1:], nil
 }

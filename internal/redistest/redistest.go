@@ -37,6 +37,10 @@ type Options struct {
 	// TLS serves TLS only, with a certificate for 127.0.0.1 made for the
 	// test (Server.TLSConfig trusts it); URL then says rediss://.
 	TLS bool
+	// ReplicaOf makes the server a replica of that server, authenticated
+	// with Password (a master and its replicas share one password, so that
+	// any of them can become the master).
+	ReplicaOf *Server
 }
 
 // Server is a running (or stopped) redis-server.
@@ -45,11 +49,12 @@ type Server struct {
 	Port     int
 	Password string
 
-	bin string
-	dir string
-	tls *tls.Config // the client's side, when the server speaks TLS
-	// cluster runs the server in cluster mode (see StartCluster).
-	cluster bool
+	bin       string
+	dir       string
+	tls       *tls.Config // the client's side, when the server speaks TLS
+	cluster   bool        // a Redis Cluster node (see StartCluster)
+	replicaOf *Server     // a replica of that server (Options.ReplicaOf)
+	sentinel  string      // a sentinel's configuration file (see StartSentinels)
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -67,11 +72,25 @@ func Start(t testing.TB, opts ...Options) *Server {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	return startServer(t, o, false)
+	return startServer(t, &Server{Password: o.Password, Port: o.Port, replicaOf: o.ReplicaOf}, o.TLS)
 }
 
-// startServer is Start, with cluster mode on or off.
-func startServer(t testing.TB, o Options, cluster bool) *Server {
+// startServer starts s (its mode and options filled in) for the test.
+func startServer(t testing.TB, s *Server, useTLS bool) *Server {
+	t.Helper()
+	s.bin, s.dir = lookPath(t), t.TempDir()
+	s, err := launch(s, useTLS)
+	if s != nil {
+		t.Cleanup(s.Stop)
+	}
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	return s
+}
+
+// lookPath finds redis-server, or skips (or fails) t without it.
+func lookPath(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -80,33 +99,51 @@ func startServer(t testing.TB, o Options, cluster bool) *Server {
 		}
 		t.Skipf("redistest: redis-server not found in PATH (install redis-server, or set REQUIRE_REDIS=1 to fail instead): %v", err)
 	}
-	s := &Server{Password: o.Password, bin: bin, dir: t.TempDir(), Port: o.Port, cluster: cluster}
-	t.Cleanup(s.Stop)
-	if o.TLS {
+	return bin
+}
+
+// Launch runs the redis-server binary bin in dir, outside of a test (the
+// benchmark command runs its Redis with it); the caller stops it.
+func Launch(bin, dir string, o Options) (*Server, error) {
+	return launch(&Server{Password: o.Password, Port: o.Port, replicaOf: o.ReplicaOf, bin: bin, dir: dir}, o.TLS)
+}
+
+// launch starts s, on a free port unless s.Port is set; s is nil when it
+// could not make the TLS certificate or find a port.
+func launch(s *Server, useTLS bool) (*Server, error) {
+	if useTLS {
+		var err error
 		if s.tls, err = writeCertificate(s.dir); err != nil {
-			t.Fatalf("redistest: %v", err)
+			return nil, err
 		}
 	}
-
 	// A free port found by listening on :0 may be taken by someone else
 	// before redis-server binds it; try a few.
+	fixed := s.Port != 0
 	var lastErr error
 	for range 5 {
-		if o.Port == 0 {
-			if s.Port, err = freePort(cluster); err != nil {
-				t.Fatalf("redistest: %v", err)
+		if !fixed {
+			var err error
+			if s.Port, err = freePort(s.cluster); err != nil {
+				return nil, err
 			}
 		}
 		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
-		if lastErr = s.start(); lastErr == nil {
-			return s
-		}
-		if o.Port != 0 {
+		if lastErr = s.start(); lastErr == nil || fixed {
 			break
 		}
 	}
-	t.Fatalf("redistest: %v", lastErr)
-	return nil
+	return s, lastErr
+}
+
+// PID is the process id of the running server (0 when stopped).
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
 }
 
 // URL is the server's URL for database db, with the password: redis://,
@@ -173,6 +210,12 @@ func (s *Server) start() error {
 			"--cluster-config-file", fmt.Sprintf("nodes-%d.conf", s.seq),
 			"--cluster-node-timeout", "5000")
 	}
+	if s.replicaOf != nil {
+		args = append(args, "--replicaof", "127.0.0.1", strconv.Itoa(s.replicaOf.Port))
+		if s.Password != "" {
+			args = append(args, "--masterauth", s.Password)
+		}
+	}
 	if s.tls != nil {
 		args[1] = "0" // no plain port
 		args = append(args, "--tls-port", strconv.Itoa(s.Port),
@@ -180,6 +223,9 @@ func (s *Server) start() error {
 			"--tls-key-file", filepath.Join(s.dir, keyFile),
 			"--tls-ca-cert-file", filepath.Join(s.dir, certFile),
 			"--tls-auth-clients", "no")
+	}
+	if s.sentinel != "" {
+		args = append([]string{s.sentinel, "--sentinel"}, args...)
 	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = s.dir

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -155,7 +156,7 @@ func TestCluster(t *testing.T) {
 		t.Fatalf("URL %q", c.URL())
 	}
 	for _, node := range c.Nodes {
-		info, err := do(node.Addr, "CLUSTER", "INFO")
+		info, err := node.String("CLUSTER", "INFO")
 		if err != nil || !strings.Contains(info, "cluster_slots_assigned:16384") {
 			t.Fatalf("%s: %v %q", node.Addr, err, info)
 		}
@@ -163,11 +164,58 @@ func TestCluster(t *testing.T) {
 	// A key is served by one node; the others redirect.
 	var moved int
 	for _, node := range c.Nodes {
-		if _, err := do(node.Addr, "SET", "k", "v"); err != nil && strings.HasPrefix(err.Error(), "MOVED") {
+		if _, err := node.Do("SET", "k", "v"); err != nil && strings.HasPrefix(err.Error(), "MOVED") {
 			moved++
 		}
 	}
 	if moved != 2 {
 		t.Fatalf("%d nodes redirected SET k, want 2", moved)
+	}
+}
+
+func TestSentinels(t *testing.T) {
+	st := StartSentinels(t, 1, 3, Options{Password: "pw"})
+	if !strings.HasPrefix(st.URL(2), "redis+sentinel://:pw@") || !strings.HasSuffix(st.URL(2), "/"+MasterName+"/2") {
+		t.Fatalf("URL %q", st.URL(2))
+	}
+	master := st.Master()
+	if master != st.Servers[0] {
+		t.Fatalf("the sentinels name %v as the master, want %s", master, st.Servers[0].Addr)
+	}
+	if _, err := master.Do("SET", "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := master.String("WAIT", "1", "5000"); err != nil || n != "1" {
+		t.Fatalf("WAIT: %q %v", n, err)
+	}
+	master.Stop()
+	promoted := st.WaitFailover(t, master)
+	if promoted != st.Servers[1] {
+		t.Fatalf("promoted %s", promoted.Addr)
+	}
+	if v, err := promoted.String("GET", "k"); err != nil || v != "v" {
+		t.Fatalf("the promoted replica has k = %q, %v", v, err)
+	}
+}
+
+func TestLaunch(t *testing.T) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("no redis-server")
+	}
+	s, err := Launch(bin, t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	if s.PID() == 0 {
+		t.Fatal("no PID")
+	}
+	if info, err := s.String("INFO", "server"); err != nil || !strings.Contains(info, "process_id:"+strconv.Itoa(s.PID())) {
+		t.Fatalf("INFO server: %v %q", err, info)
+	}
+	s.Stop()
+	if s.PID() != 0 {
+		t.Fatal("PID after Stop")
 	}
 }

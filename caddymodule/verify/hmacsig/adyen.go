@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"encoding/json"
+	"strings"
 
 	"github.com/callbackguard/callbackguard/caddymodule/verify"
 )
@@ -13,18 +14,12 @@ var (
 	errAdyenNoSig     = verify.Fail(verify.ReasonMissingSignature, "hmac: a notification item has no additionalData.hmacSignature")
 	errAdyenTooMany   = verify.Fail(verify.ReasonInvalidSignature, "hmac: too many notification items")
 	errAdyenItemWrong = verify.Fail(verify.ReasonInvalidSignature, "hmac: a notification item's signature matches no key")
+	errAdyenFolded    = verify.Fail(verify.ReasonInvalidSignature, "hmac: a key differs from a signed field's name only in case")
 )
 
-// adyenNotification is the part of Adyen's standard notification that is
-// signed. Field values are kept as JSON text: the signed string holds
-// them as sent, a number such as amount.value included.
-type adyenNotification struct {
-	NotificationItems []struct {
-		Item *AdyenItem `json:"NotificationRequestItem"`
-	} `json:"notificationItems"`
-}
-
 // AdyenItem is one NotificationRequestItem, as far as its signature goes.
+// Field values are kept as JSON text: the signed string holds them as
+// sent, a number such as amount.value included.
 type AdyenItem struct {
 	PSPReference        json.RawMessage `json:"pspReference"`
 	OriginalReference   json.RawMessage `json:"originalReference"`
@@ -77,21 +72,12 @@ func jsonText(raw json.RawMessage) string {
 // verifyAdyen checks every notification item: each must carry a signature
 // that one of the keys made.
 func (v *Verifier) verifyAdyen(body []byte, out *verify.Output) error {
-	var n adyenNotification
-	if err := json.Unmarshal(body, &n); err != nil || len(n.NotificationItems) == 0 {
-		return errAdyenNoItems
-	}
-	if len(n.NotificationItems) > MaxItems {
-		return errAdyenTooMany
-	}
-	for _, wrapper := range n.NotificationItems {
-		if wrapper.Item == nil || jsonText(wrapper.Item.AdditionalData.HMACSignature) == "" {
-			return errAdyenNoSig
-		}
+	items, err := adyenItems(body)
+	if err != nil {
+		return err
 	}
 	cred := ""
-	for i, wrapper := range n.NotificationItems {
-		item := wrapper.Item
+	for i, item := range items {
 		var sig [64]byte
 		valid := 0
 		if decodeSignature(v.encoding, jsonText(item.AdditionalData.HMACSignature), sig[:v.size]) {
@@ -116,4 +102,88 @@ func (v *Verifier) verifyAdyen(body []byte, out *verify.Output) error {
 	}
 	out.Credential = cred
 	return nil
+}
+
+// adyenItems reads the notification items with exact keys, as PHP, Node,
+// Python and the guard's templates read them (the last of duplicate keys
+// wins), so that the items verified are the items the backend and
+// X-Callback-Id read. Go's encoding/json would match keys in any case and
+// read another spelling of a field than they do.
+func adyenItems(body []byte) ([]*AdyenItem, error) {
+	top, err := adyenObject(body, "notificationItems")
+	if err != nil {
+		return nil, err
+	}
+	var raws []json.RawMessage
+	if json.Unmarshal(top["notificationItems"], &raws) != nil || len(raws) == 0 {
+		return nil, errAdyenNoItems
+	}
+	if len(raws) > MaxItems {
+		return nil, errAdyenTooMany
+	}
+	items := make([]*AdyenItem, len(raws))
+	for i, raw := range raws {
+		wrapper, err := adyenObject(raw, "NotificationRequestItem")
+		if err != nil {
+			return nil, err
+		}
+		if items[i], err = adyenItem(wrapper["NotificationRequestItem"]); err != nil {
+			return nil, err
+		}
+		if jsonText(items[i].AdditionalData.HMACSignature) == "" {
+			return nil, errAdyenNoSig
+		}
+	}
+	return items, nil
+}
+
+func adyenItem(raw json.RawMessage) (*AdyenItem, error) {
+	f, err := adyenObject(raw, "pspReference", "originalReference", "merchantAccountCode",
+		"merchantReference", "amount", "eventCode", "success", "additionalData")
+	if err != nil {
+		return nil, err
+	}
+	if f == nil {
+		return nil, errAdyenNoSig
+	}
+	amount, err := adyenObject(f["amount"], "value", "currency")
+	if err != nil {
+		return nil, err
+	}
+	extra, err := adyenObject(f["additionalData"], "hmacSignature")
+	if err != nil {
+		return nil, err
+	}
+	it := &AdyenItem{
+		PSPReference:        f["pspReference"],
+		OriginalReference:   f["originalReference"],
+		MerchantAccountCode: f["merchantAccountCode"],
+		MerchantReference:   f["merchantReference"],
+		EventCode:           f["eventCode"],
+		Success:             f["success"],
+	}
+	it.Amount.Value, it.Amount.Currency = amount["value"], amount["currency"]
+	it.AdditionalData.HMACSignature = extra["hmacSignature"]
+	return it, nil
+}
+
+// adyenObject decodes a JSON object (absent or null: nil) with exact keys.
+// A key that equals a wanted name only under case folding is refused: a
+// Go backend decoding into a struct would read it for that field.
+func adyenObject(raw json.RawMessage, wanted ...string) (map[string]json.RawMessage, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return nil, errAdyenNoItems
+	}
+	for k := range m {
+		for _, w := range wanted {
+			if k != w && strings.EqualFold(k, w) {
+				return nil, errAdyenFolded
+			}
+		}
+	}
+	return m, nil
 }

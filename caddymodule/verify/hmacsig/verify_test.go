@@ -339,6 +339,24 @@ func TestAdyenBatch(t *testing.T) {
 		{"not json", "pspReference=A1", verify.ReasonMissingSignature},
 		{"no items", `{"notificationItems":[]}`, verify.ReasonMissingSignature},
 		{"tampered amount", strings.Replace(batch(string(a), sign(a, key)), "1130", "1", 1), verify.ReasonInvalidSignature},
+		// The items verified are those PHP, Node and the templates read: keys
+		// exact, the last of duplicates wins, and a key that another
+		// spelling of a signed field would shadow for a Go backend refused.
+		{"a forged list beside a signed one spelled otherwise",
+			`{"notificationItems":[{"NotificationRequestItem":{"pspReference":"FORGED","success":"true","additionalData":{"hmacSignature":"AAAA"}}}],` +
+				strings.TrimPrefix(strings.Replace(batch(string(b), sign(b, key)), "notificationItems", "NotificationItems", 1), "{"),
+			verify.ReasonInvalidSignature},
+		{"a signed field shadowed by another case", strings.Replace(batch(string(b), sign(b, key)), `"success":"false"`, `"success":"true","SUCCESS":"false"`, 1),
+			verify.ReasonInvalidSignature},
+		{"a forged item beside a signed one spelled otherwise",
+			strings.Replace(batch(string(b), sign(b, key)), `{"NotificationRequestItem":`, `{"NotificationRequestItem":{"pspReference":"FORGED","success":"true","additionalData":{"hmacSignature":"AAAA"}},"notificationRequestItem":`, 1),
+			verify.ReasonInvalidSignature},
+		{"a signed item given twice, the forged one last",
+			strings.Replace(batch(string(b), sign(b, key)), `{"NotificationRequestItem":`, `{"NotificationRequestItem":{},"NotificationRequestItem":`, 1),
+			""},
+		{"the signed item first, a forged one last",
+			strings.TrimSuffix(batch(string(b), sign(b, key)), "}]}") + `,"NotificationRequestItem":{"pspReference":"FORGED","success":"true","additionalData":{"hmacSignature":"AAAA"}}}]}`,
+			verify.ReasonInvalidSignature},
 	} {
 		if reason, _ := check(v, http.Header{}, c.body, now); reason != c.reason {
 			t.Errorf("%s: %q, want %q", c.name, reason, c.reason)

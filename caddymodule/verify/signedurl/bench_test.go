@@ -40,7 +40,7 @@ func BenchmarkVerifyParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		in := &verify.Input{Request: &http.Request{RequestURI: target}, Scheme: "https", Host: "shop.example.com"}
 		for pb.Next() {
-			if err := v.Verify(in, nil); err != nil {
+			if err := v.Verify(in, &verify.Output{}); err != nil {
 				b.Fatal(err)
 			}
 		}

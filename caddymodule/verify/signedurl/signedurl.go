@@ -87,7 +87,7 @@ func (v *Verifier) Param() string { return v.param }
 // missing_signature; a malformed or wrong one, a URL node could not have
 // parsed, or a target the URL parser would rewrite (checkTarget) is
 // invalid_signature.
-func (v *Verifier) Verify(in *verify.Input, _ *verify.Output) error {
+func (v *Verifier) Verify(in *verify.Input, out *verify.Output) error {
 	target := requestTarget(in.Request)
 	if err := checkTarget(target); err != nil {
 		return verify.Fail(verify.ReasonInvalidSignature, err.Error())
@@ -113,6 +113,10 @@ func (v *Verifier) Verify(in *verify.Input, _ *verify.Output) error {
 	if !hmac.Equal(mac.Sum(nil), want[:]) {
 		return verify.Fail(verify.ReasonInvalidSignature, "signature does not match the request URL")
 	}
+	// Every buyer's URL is signed with the one secret: the URL, which its
+	// signature stands for, scopes the dedupe key, so that one buyer's
+	// delivery never gets or stores the answer to another's.
+	out.Credential = "url:" + hex.EncodeToString(want[:8])
 	return nil
 }
 
