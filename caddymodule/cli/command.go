@@ -61,7 +61,7 @@ const exitCodesHelp = `Exit codes:
 func callbackLong() string {
 	return `
 Tools for callback_guard: make correctly authenticated test deliveries for
-each preset, send them to a guarded endpoint, and check captured requests
+each preset (signed bodies too: --secret), send them to a guarded endpoint, and check captured requests
 offline against a Caddyfile.
 
   caddy callback sign <preset> --to <url> [credentials] [--format curl|http]

@@ -201,6 +201,11 @@ func TestCallbackUsageErrorsExit2(t *testing.T) {
 		{[]string{"sign", "payglocal", "--to", "http://x/"}, "needs --jwt-key"},
 		{[]string{"sign", "glopal", "--to", "http://x/", "--jwt-key", "/nonexistent.pem"}, "--jwt-key"},
 		{[]string{"send", "avarda", "--to", "http://x/", "--repeat", "0"}, "at least 1"},
+		{[]string{"sign", "stripe", "--to", "http://x/", "--timestamp", "1"}, "need --secret"},
+		{[]string{"sign", "generic", "--to", "http://x/", "--secret", "s"}, "--hmac header=<Name>"},
+		{[]string{"sign", "generic", "--to", "http://x/", "--secret", "s", "--hmac", "bogus=1"}, "unknown option"},
+		{[]string{"sign", "stripe", "--to", "http://x/", "--secret", "s", "--timestamp", "yesterday"}, "--timestamp"},
+		{[]string{"sign", "adyen", "--to", "http://x/", "--secret", "not-hex"}, "adyen: --secret"},
 		{[]string{"verify", "-"}, "missing --config"},
 		{[]string{"verify", "--config", "/nonexistent/Caddyfile", "-"}, "reading --config"},
 	} {

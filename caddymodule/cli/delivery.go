@@ -79,15 +79,17 @@ func buildDelivery(args []string, f *signFlags, stdin io.Reader) (*delivery, []s
 		func() error { return b.readBody(stdin) },
 		b.signToken,
 		b.sampleBody,
+		b.sampleHeaders,
 		b.setHeaders,
 		b.setURL,
+		b.signHMAC,
 	} {
 		if err := step(); err != nil {
 			return nil, nil, err
 		}
 	}
-	if f.basicAuth == "" && f.querySecret == "" && f.headerSecret == "" && f.signedURL == "" && b.d.token == "" {
-		b.warnings = append(b.warnings, "no credentials given (--basic-auth, --query-secret, --header-secret, --signed-url, --jwt-key, --jwt-secret): the guard will answer 401")
+	if f.basicAuth == "" && f.querySecret == "" && f.headerSecret == "" && f.signedURL == "" && b.d.token == "" && f.secret == "" {
+		b.warnings = append(b.warnings, "no credentials given (--secret, --basic-auth, --query-secret, --header-secret, --signed-url, --jwt-key, --jwt-secret): the guard will answer 401")
 	}
 	return &b.d, b.warnings, nil
 }

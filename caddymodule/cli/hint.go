@@ -14,8 +14,16 @@ func hint(v *Verdict) string {
 	case verify.ReasonInvalidCredentials:
 		return "a credential is present but matches none configured (" + v.Checks + "); {env.*} secrets are read from this shell's environment"
 	case verify.ReasonMissingSignature:
+		if strings.Contains(v.Checks, "hmac") {
+			return "the signature header (or, for Adyen, an item's additionalData.hmacSignature) is missing, empty, repeated, or holds no signature of a known version"
+		}
 		return "the URL has no signature parameter, or an empty one"
+	case verify.ReasonTimestampOutOfTolerance:
+		return "the signed timestamp is outside the guard's tolerance of the check time (a replayed or delayed delivery, or a skewed clock): to check it as of when it arrived, give --at <time>"
 	case verify.ReasonInvalidSignature:
+		if strings.Contains(v.Checks, "hmac") {
+			return "the body's signature matches none of the hmac secrets: check the secret (as the provider shows it, e.g. whsec_… whole, Adyen's key in hex), that the body is byte for byte as sent, and for Square the notification_url"
+		}
 		if !strings.Contains(v.Checks, "signed_url") {
 			return "the token's signature does not verify with the configured key: the token was changed, or signed with another key"
 		}

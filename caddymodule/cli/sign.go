@@ -37,6 +37,16 @@ test (a delivery with none is built too, and the guard answers it 401):
   --signed-url <param>=<secret>        signed_url <param> <secret>
   --jwt-key <private-key.pem>          jwt { key <kid> <public-key.pem> }
   --jwt-secret <secret>                jwt { secret <secret> }
+  --secret <secret>                    hmac <secret> (the body is signed as the
+                                       preset's provider signs it)
+
+With --secret, --timestamp <time> sets the signed time (RFC 3339 or Unix
+seconds; default --time, else now): one older than the guard's tolerance is
+answered timestamp_out_of_tolerance. Square signs its notification URL:
+--notification-url, default --to. A generic guard's hmac block is given as
+--hmac <option>=<value> (header, prefix, algorithm, encoding,
+secret_encoding, signed, timestamp), e.g. --hmac header=X-Signature
+--hmac prefix=sha256=.
 
 Each preset has a sample body (replace it with --body or --body-file):
 
@@ -53,32 +63,38 @@ Example, against the demo (go run ./cmd/caddy run --config Caddyfile.example):
   caddy callback sign payglocal --to http://localhost:8080/payglocal/callback \
       --jwt-key examples/demo/payglocal-demo-private.pem --kid demo-kid-1 \
       --event AUTHORIZED --format http > capture.http
+  caddy callback sign stripe --to http://localhost:8080/stripe/webhook \
+      --secret whsec_demo_stripe_endpoint_secret
 
 ` + exitCodesHelp
 }
 
 // signFlags are the flags that describe a delivery, shared by sign and send.
 type signFlags struct {
-	to           string
-	method       string
-	id           string
-	event        string
-	at           string
-	body         string
-	bodyFile     string
-	contentType  string
-	headers      []string
-	basicAuth    string
-	querySecret  string
-	headerSecret string
-	signedURL    string
-	jwtKey       string
-	jwtSecret    string
-	kid          string
-	alg          string
-	claims       []string
-	jwtIn        string
-	jwtTTL       caddy.Duration
+	to              string
+	method          string
+	id              string
+	event           string
+	at              string
+	body            string
+	bodyFile        string
+	contentType     string
+	headers         []string
+	basicAuth       string
+	querySecret     string
+	headerSecret    string
+	signedURL       string
+	jwtKey          string
+	jwtSecret       string
+	kid             string
+	alg             string
+	claims          []string
+	jwtIn           string
+	jwtTTL          caddy.Duration
+	secret          string
+	timestamp       string
+	notificationURL string
+	hmacOpts        []string
 
 	bodySet bool // --body given (it may be empty)
 }
@@ -104,6 +120,10 @@ func (f *signFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.alg, "alg", "", "the JWT's `alg` (default from the key: RS256, ES256/384/512, HS256)")
 	fl.StringArrayVar(&f.claims, "claim", nil, "a JWT claim `name=value`, or name:=<JSON> for a number etc. (repeatable; overrides the preset's)")
 	fl.StringVar(&f.jwtIn, "jwt-in", "", "`where` the JWT goes: header:<Name>, form:<field>, json:<field> or query:<param> (default: where the preset's token goes, else header:Authorization, as Bearer)")
+	fl.StringVar(&f.secret, "secret", "", "sign the body with this hmac `secret`, as the preset's provider does (whsec_… for Stripe and Standard Webhooks, hex for Adyen)")
+	fl.StringVar(&f.timestamp, "timestamp", "", "the signed `time`, RFC 3339 or Unix seconds (default: --time, else now)")
+	fl.StringVar(&f.notificationURL, "notification-url", "", "square: the notification `URL` as configured at Square (default: --to)")
+	fl.StringArrayVar(&f.hmacOpts, "hmac", nil, "an option of the guard's hmac block, `name=value`: header, prefix, algorithm, encoding, secret_encoding, signed, timestamp (repeatable; generic needs header=<Name>)")
 	f.jwtTTL = caddy.Duration(5 * time.Minute)
 	fl.Var((*durationFlag)(&f.jwtTTL), "jwt-ttl", "the JWT's lifetime: exp = iat + this `duration` (unless the preset's token has claims of its own)")
 }
