@@ -142,7 +142,7 @@ func parseURL(rawURL string) (rueidis.ClientOption, error) {
 		return opt, errors.New("cluster must be true or false")
 	}
 	if db != 0 && (cluster || q.Has("cluster")) {
-		return opt, errors.New("Redis Cluster has database 0 only")
+		return opt, errors.New("a Redis Cluster has database 0 only")
 	}
 	opt.SelectDB = db
 	return opt, nil
