@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
 
+	"github.com/callbackguard/callbackguard/caddymodule/verify/hmacsig"
 	"github.com/callbackguard/callbackguard/config"
 )
 
@@ -248,7 +249,7 @@ func (g *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		_, err = compileTemplates(settings)
 	}
 	if err == nil && settings.HMAC != nil {
-		if herr := hmacScheme(settings.HMAC).Check(); herr != nil {
+		if herr := hmacsig.SchemeOf(settings.HMAC).Check(); herr != nil {
 			err = &config.FieldError{Field: "hmac", Index: -1, Err: fmt.Errorf("hmac: %w", herr)}
 		}
 	}

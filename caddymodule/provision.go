@@ -17,6 +17,7 @@ import (
 	"github.com/callbackguard/callbackguard/caddymodule/deadline"
 	"github.com/callbackguard/callbackguard/caddymodule/template"
 	"github.com/callbackguard/callbackguard/caddymodule/verify"
+	"github.com/callbackguard/callbackguard/caddymodule/verify/hmacsig"
 	"github.com/callbackguard/callbackguard/caddymodule/verify/jwtauth"
 	"github.com/callbackguard/callbackguard/caddymodule/verify/signedurl"
 	"github.com/callbackguard/callbackguard/config"
@@ -203,7 +204,7 @@ func (g *Handler) buildVerifiers(guard *config.Guard, s *config.Settings) error 
 		g.needsClientURL = true
 	}
 	if s.HMAC != nil {
-		v, err := buildHMAC(s.HMAC)
+		v, err := hmacsig.FromConfig(s.HMAC)
 		if err != nil {
 			return fmt.Errorf("hmac: %w", err)
 		}

@@ -8,23 +8,12 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/callbackguard/callbackguard/caddymodule/verify/hmacsig"
 	"github.com/callbackguard/callbackguard/config"
 )
-
-// hmacFormats are the signer's header syntaxes by their configuration
-// names (the module keeps the same table; this package cannot import it).
-var hmacFormats = map[string]hmacsig.Format{
-	config.SyntaxValue:            hmacsig.FormatValue,
-	config.SyntaxStripe:           hmacsig.FormatStripe,
-	config.SyntaxPaddle:           hmacsig.FormatPaddle,
-	config.SyntaxStandardWebhooks: hmacsig.FormatStandardWebhooks,
-	config.SyntaxAdyen:            hmacsig.FormatAdyen,
-}
 
 // sampleHeaders adds the headers the provider sends besides its signature
 // (event and delivery ids), before the user's, which may replace them.
@@ -136,7 +125,7 @@ func (b *builder) signHMAC() error {
 	for _, kv := range b.d.header {
 		h.Set(kv[0], kv[1])
 	}
-	if err := hmacsig.Sign(signerScheme(s), f.secret, s.HMAC.SecretEncoding, h, b.d.body, ts); err != nil {
+	if err := hmacsig.Sign(hmacsig.SchemeOf(s), f.secret, s.HMAC.SecretEncoding, h, b.d.body, ts); err != nil {
 		return usagef("signing: %v", err)
 	}
 	for _, name := range slices.Sorted(maps.Keys(h)) {
@@ -145,16 +134,6 @@ func (b *builder) signHMAC() error {
 		}
 	}
 	return nil
-}
-
-// signerScheme is the signer's scheme of a resolved hmac block.
-func signerScheme(s *config.SignatureScheme) hmacsig.Scheme {
-	h := s.HMAC
-	return hmacsig.Scheme{
-		Format: hmacFormats[s.Syntax], Header: h.Header, Prefix: h.Prefix, Alternates: s.Alternates,
-		Algorithm: h.Algorithm, Encoding: h.Encoding, Signed: h.Signed, Timestamp: h.Timestamp,
-		TolerancePast: time.Minute, ToleranceFuture: time.Minute, NotificationURL: h.NotificationURL,
-	}
 }
 
 // signAdyen sets additionalData.hmacSignature in every notification item.
