@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -167,7 +168,13 @@ func TestDeadlineHungBackend(t *testing.T) {
 					defer wg.Done()
 					id := fmt.Sprintf("%s-hung-%d", tc.name, i%50) // 50 keys, 4 deliveries each
 					req := delivery(t, c.URL, "/cb", id)
+					// The deadline runs from the request's arrival: time it
+					// from when the request was written, not from before
+					// the client queued 200 connections on a busy machine.
 					sent := time.Now()
+					req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+						WroteRequest: func(httptrace.WroteRequestInfo) { sent = time.Now() },
+					}))
 					resp, err := tc.client.Do(req)
 					if err != nil {
 						errs <- err.Error()
