@@ -58,6 +58,8 @@ var urlOptions = map[string]bool{
 	"sentinel_username": true, "sentinel_password": true,
 }
 
+// parseURL is ParseURL without the prefix of its errors and the cache
+// setting.
 func parseURL(rawURL string) (rueidis.ClientOption, error) {
 	var opt rueidis.ClientOption
 	scheme, rest, ok := strings.Cut(rawURL, "://")
@@ -66,9 +68,41 @@ func parseURL(rawURL string) (rueidis.ClientOption, error) {
 	if !ok || (scheme != "redis" && scheme != "rediss") {
 		return opt, errors.New("the scheme must be redis://, rediss://, redis+sentinel:// or rediss+sentinel://")
 	}
-	// The authority ends at the path, query or fragment. A list of hosts
-	// (and IPv6 literals in it) is more than net/url parses, so it is split
-	// here.
+	u, hostlist, err := splitURL(scheme, rest)
+	if err != nil {
+		return opt, err
+	}
+	q := u.Query()
+	for name := range q {
+		if !urlOptions[name] {
+			return opt, fmt.Errorf("unknown option %q", name)
+		}
+	}
+	if err := parseHosts(&opt, hostlist, q["addr"], sentinel); err != nil {
+		return opt, err
+	}
+	if u.User != nil {
+		opt.Username = u.User.Username()
+		opt.Password, _ = u.User.Password()
+	}
+	if err := parseTLS(&opt, scheme, q); err != nil {
+		return opt, err
+	}
+	if err := parseOptions(&opt, q); err != nil {
+		return opt, err
+	}
+	path := strings.Trim(u.Path, "/")
+	if sentinel {
+		return opt, parseSentinel(&opt, path, q)
+	}
+	return opt, parseDirect(&opt, path, q)
+}
+
+// splitURL parses the URL after its scheme but for its list of hosts, which
+// it returns as written: a list of hosts (and IPv6 literals in it) is more
+// than net/url parses.
+func splitURL(scheme, rest string) (*url.URL, string, error) {
+	// The authority ends at the path, query or fragment.
 	end := strings.IndexAny(rest, "/?#")
 	if end < 0 {
 		end = len(rest)
@@ -80,72 +114,77 @@ func parseURL(rawURL string) (rueidis.ClientOption, error) {
 	}
 	u, err := url.Parse(scheme + "://" + userinfo + "host" + tail)
 	if err != nil {
-		return opt, errors.New("malformed URL") // url.Error quotes the URL
+		return nil, "", errors.New("malformed URL") // url.Error quotes the URL
 	}
 	if u.Fragment != "" {
-		return opt, errors.New("a redis URL has no fragment")
+		return nil, "", errors.New("a redis URL has no fragment")
 	}
-	q := u.Query()
-	for name := range q {
-		if !urlOptions[name] {
-			return opt, fmt.Errorf("unknown option %q", name)
-		}
-	}
+	return u, hostlist, nil
+}
+
+// parseHosts sets the addresses to dial first: the hosts of the URL, then
+// those of its addr options, each with the default port of its form unless
+// it has one.
+func parseHosts(opt *rueidis.ClientOption, hostlist string, addrs []string, sentinel bool) error {
 	defaultPort := "6379"
 	if sentinel {
 		defaultPort = "26379"
 	}
 	hosts := strings.Split(hostlist, ",")
-	for _, h := range append(hosts, q["addr"]...) {
+	for _, h := range append(hosts, addrs...) {
 		addr, err := hostPort(h, defaultPort)
 		if err != nil {
-			return opt, err
+			return err
 		}
 		opt.InitAddress = append(opt.InitAddress, addr)
 	}
-	if u.User != nil {
-		opt.Username = u.User.Username()
-		opt.Password, _ = u.User.Password()
-	}
-	if scheme == "rediss" {
-		opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		if v := q.Get("skip_verify"); v != "" {
-			if opt.TLSConfig.InsecureSkipVerify, err = strconv.ParseBool(v); err != nil {
-				return opt, errors.New("skip_verify must be true or false")
-			}
+	return nil
+}
+
+// parseTLS sets up TLS for rediss, with the skip_verify option, which
+// redis:// refuses.
+func parseTLS(opt *rueidis.ClientOption, scheme string, q url.Values) error {
+	if scheme != "rediss" {
+		if q.Has("skip_verify") {
+			return errors.New("skip_verify is for rediss:// only")
 		}
-	} else if q.Has("skip_verify") {
-		return opt, errors.New("skip_verify is for rediss:// only")
+		return nil
 	}
-	if err := parseOptions(&opt, q); err != nil {
-		return opt, err
+	opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	if v := q.Get("skip_verify"); v != "" {
+		var err error
+		if opt.TLSConfig.InsecureSkipVerify, err = strconv.ParseBool(v); err != nil {
+			return errors.New("skip_verify must be true or false")
+		}
 	}
-	path := strings.Trim(u.Path, "/")
-	if sentinel {
-		return opt, parseSentinel(&opt, path, q)
-	}
+	return nil
+}
+
+// parseDirect reads the database and the cluster option of a URL without
+// sentinels: one server or a cluster.
+func parseDirect(opt *rueidis.ClientOption, path string, q url.Values) error {
 	if q.Has("sentinel_username") || q.Has("sentinel_password") {
-		return opt, errors.New("sentinel options need redis+sentinel://")
+		return errors.New("sentinel options need redis+sentinel://")
 	}
 	db, err := database(path, q)
 	if err != nil {
-		return opt, err
+		return err
 	}
 	cluster := len(opt.InitAddress) > 1
 	switch q.Get("cluster") {
 	case "", "true", "1":
 	case "false", "0":
 		if cluster {
-			return opt, errors.New("cluster=false with several hosts")
+			return errors.New("cluster=false with several hosts")
 		}
 	default:
-		return opt, errors.New("cluster must be true or false")
+		return errors.New("cluster must be true or false")
 	}
 	if db != 0 && (cluster || q.Has("cluster")) {
-		return opt, errors.New("a Redis Cluster has database 0 only")
+		return errors.New("a Redis Cluster has database 0 only")
 	}
 	opt.SelectDB = db
-	return opt, nil
+	return nil
 }
 
 // parseOptions applies the options every form shares.

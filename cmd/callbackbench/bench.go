@@ -33,6 +33,8 @@ func (b *bench) note(format string, args ...any) {
 	b.notes = append(b.notes, fmt.Sprintf(format, args...))
 }
 
+// runBench is `callbackbench` itself: it starts the upstream, the stores
+// and Caddy, checks every scenario, times the rounds and writes the report.
 func runBench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	dir, err := os.MkdirTemp("", "callbackbench-")
 	if err != nil {
@@ -74,14 +76,7 @@ func runBench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 			redisURL = b.redis.url
 		}
 	}
-	for i, name := range o.scenarios {
-		if name == "redis" && redisURL == "" {
-			continue
-		}
-		s := newScenario(name, keyFile, redisURL)
-		s.port = ports[i]
-		b.scs = append(b.scs, s)
-	}
+	b.addScenarios(ports, keyFile, redisURL)
 	if err := b.startCaddy(ctx, bin, dir, upAddr); err != nil {
 		return err
 	}
@@ -89,16 +84,58 @@ func runBench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	if len(b.scs) == 0 {
 		return fmt.Errorf("no scenario left to run: %s", strings.Join(b.notes, "; "))
 	}
+	if err := b.connect(); err != nil {
+		return err
+	}
+	b.machine = probeMachine(bin, b.tokens)
+
+	if err := b.runRounds(ctx, progress); err != nil {
+		return err
+	}
+	if o.cpuprofile != "" {
+		if err := b.profile(ctx); err != nil {
+			return err
+		}
+	}
+	rep := b.report()
+	rep.write(stdout)
+	if o.strict && rep.failed > 0 {
+		return fmt.Errorf("%d goal(s) failed", rep.failed)
+	}
+	return nil
+}
+
+// addScenarios sets up the scenarios of --scenarios on their ports, but
+// redis when no Redis could be had (redisURL empty).
+func (b *bench) addScenarios(ports []int, keyFile, redisURL string) {
+	for i, name := range b.o.scenarios {
+		if name == "redis" && redisURL == "" {
+			continue
+		}
+		s := newScenario(name, keyFile, redisURL)
+		s.port = ports[i]
+		b.scs = append(b.scs, s)
+	}
+}
+
+// connect opens the load connections of every scenario and probes each
+// scenario over its first.
+func (b *bench) connect() error {
 	for _, s := range b.scs {
-		for range o.connections {
+		for range b.o.connections {
 			b.clients[s.name] = append(b.clients[s.name], newClient())
 		}
 		if err := b.probe(s); err != nil {
 			return err
 		}
 	}
-	b.machine = probeMachine(bin, b.tokens)
+	return nil
+}
 
+// runRounds runs the warm-up, then the counted rounds: each scenario once a
+// round, in the order rotate gives the round.
+func (b *bench) runRounds(ctx context.Context, progress func(format string, args ...any)) error {
+	o := b.o
 	if o.warmup > 0 {
 		progress("warm-up: %v per scenario", o.warmup)
 		for _, s := range b.scs {
@@ -119,16 +156,6 @@ func runBench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 			line = append(line, fmt.Sprintf("%s %.0f/s", s.name, w.rate()))
 		}
 		progress("round %d/%d: %s", r+1, o.rounds, strings.Join(line, ", "))
-	}
-	if o.cpuprofile != "" {
-		if err := b.profile(ctx); err != nil {
-			return err
-		}
-	}
-	rep := b.report()
-	rep.write(stdout)
-	if o.strict && rep.failed > 0 {
-		return fmt.Errorf("%d goal(s) failed", rep.failed)
 	}
 	return nil
 }

@@ -122,76 +122,20 @@ func (w *windowResult) cpuPerReq() time.Duration {
 // before the first request and after the last answer.
 func (b *bench) window(s *scenario, d time.Duration, warm bool) (*windowResult, error) {
 	conns := b.clients[s.name]
-	rate := s.bestRate
-	if rate == 0 {
-		rate = initialRateGuess
-	}
-	margin := rateMargin
-	if s.name == "jwt_rs256" {
-		margin = jwtRateMargin // each token costs ~1 ms to sign; unsent ones are kept for later
-	}
-	perConn := int(math.Ceil(rate*margin*d.Seconds()/float64(len(conns)))) + 16
-	items := make([][]item, len(conns))
-	for i := range items {
-		var err error
-		if items[i], err = b.prepare(s, perConn, warm); err != nil {
-			return nil, err
-		}
+	items, err := b.prepareWindow(s, len(conns), d, warm)
+	if err != nil {
+		return nil, err
 	}
 	runtime.GC() // the preparation's garbage is not the window's
 
-	type connResult struct {
-		n, errs, late int64
-		firstErr      string
-		unsent        []item
-		hist          histogram
-	}
 	results := make([]connResult, len(conns))
-	var stop atomic.Bool
-	var prepMu sync.Mutex // late preparation draws from the scenario's sequence
+	l := &connLoop{b: b, s: s, begin: make(chan struct{})}
 	var wg sync.WaitGroup
-	begin := make(chan struct{})
 	for i, c := range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := &results[i]
-			mine := items[i]
-			<-begin
-			k := 0
-			defer func() { r.unsent = mine[min(k, len(mine)):] }()
-			for ; !stop.Load(); k++ {
-				if k >= len(mine) {
-					prepMu.Lock()
-					more, err := b.prepare(s, 64, true) // tokens of the warm-up: no signing in the window
-					prepMu.Unlock()
-					if err != nil {
-						r.errs++
-						r.firstErr = err.Error()
-						return
-					}
-					r.late += int64(len(more))
-					mine, k = more, 0
-				}
-				start := time.Now()
-				resp, _, err := send(c, &mine[k], false)
-				lat := time.Since(start)
-				switch {
-				case err != nil:
-					r.errs++
-					if r.firstErr == "" {
-						r.firstErr = err.Error()
-					}
-				case resp.StatusCode != http.StatusOK:
-					r.errs++
-					if r.firstErr == "" {
-						r.firstErr = resp.Status
-					}
-				default:
-					r.n++
-					r.hist.add(lat)
-				}
-			}
+			l.run(c, items[i], &results[i])
 		}()
 	}
 	cpu0, err := processCPU(b.caddy.PID())
@@ -201,8 +145,8 @@ func (b *bench) window(s *scenario, d time.Duration, warm bool) (*windowResult, 
 	extra0, self0, busy0 := b.extraCPU(s), selfCPU(), machineBusy()
 	stats0 := b.redisCommandStats(s, warm)
 	started := time.Now()
-	close(begin)
-	timer := time.AfterFunc(d, func() { stop.Store(true) })
+	close(l.begin)
+	timer := time.AfterFunc(d, func() { l.stop.Store(true) })
 	wg.Wait()
 	elapsed := time.Since(started)
 	timer.Stop()
@@ -220,6 +164,99 @@ func (b *bench) window(s *scenario, d time.Duration, warm bool) (*windowResult, 
 			b.redisStats.add(stats0, stats1)
 		}
 	}
+	b.collect(s, w, results, items, warm)
+	s.bestRate = max(s.bestRate, w.rate())
+	return w, nil
+}
+
+// prepareWindow prepares the requests of each of conns connections for a
+// window of d: enough for the best rate seen times a margin, so that the
+// window rarely has to prepare more while it is timed.
+func (b *bench) prepareWindow(s *scenario, conns int, d time.Duration, warm bool) ([][]item, error) {
+	rate := s.bestRate
+	if rate == 0 {
+		rate = initialRateGuess
+	}
+	margin := rateMargin
+	if s.name == "jwt_rs256" {
+		margin = jwtRateMargin // each token costs ~1 ms to sign; unsent ones are kept for later
+	}
+	perConn := int(math.Ceil(rate*margin*d.Seconds()/float64(conns))) + 16
+	items := make([][]item, conns)
+	for i := range items {
+		var err error
+		if items[i], err = b.prepare(s, perConn, warm); err != nil {
+			return nil, err
+		}
+	}
+	return items, nil
+}
+
+// connResult is what one connection did in a window.
+type connResult struct {
+	n, errs, late int64
+	firstErr      string
+	unsent        []item
+	hist          histogram
+}
+
+// connLoop is what the connections of one window share: the start and
+// stop signals, and the lock over late preparation.
+type connLoop struct {
+	b      *bench
+	s      *scenario
+	begin  chan struct{}
+	stop   atomic.Bool
+	prepMu sync.Mutex // late preparation draws from the scenario's sequence
+}
+
+// run sends the requests mine over c from the start signal to the stop
+// signal, preparing more if they run out, and records into r.
+func (l *connLoop) run(c *http.Client, mine []item, r *connResult) {
+	<-l.begin
+	k := 0
+	defer func() { r.unsent = mine[min(k, len(mine)):] }()
+	for ; !l.stop.Load(); k++ {
+		if k >= len(mine) {
+			l.prepMu.Lock()
+			more, err := l.b.prepare(l.s, 64, true) // tokens of the warm-up: no signing in the window
+			l.prepMu.Unlock()
+			if err != nil {
+				r.errs++
+				r.firstErr = err.Error()
+				return
+			}
+			r.late += int64(len(more))
+			mine, k = more, 0
+		}
+		start := time.Now()
+		resp, _, err := send(c, &mine[k], false)
+		r.record(resp, err, time.Since(start))
+	}
+}
+
+// record counts one answer (or transport error) and its latency.
+func (r *connResult) record(resp *http.Response, err error, lat time.Duration) {
+	switch {
+	case err != nil:
+		r.errs++
+		if r.firstErr == "" {
+			r.firstErr = err.Error()
+		}
+	case resp.StatusCode != http.StatusOK:
+		r.errs++
+		if r.firstErr == "" {
+			r.firstErr = resp.Status
+		}
+	default:
+		r.n++
+		r.hist.add(lat)
+	}
+}
+
+// collect adds the connections' results to w, and, for a counted window of
+// fresh RS256 tokens, gives the ones not sent back to the pool.
+func (b *bench) collect(s *scenario, w *windowResult, results []connResult, items [][]item, warm bool) {
 	for i := range results {
 		r := &results[i]
 		w.requests += r.n
@@ -242,8 +279,6 @@ func (b *bench) window(s *scenario, d time.Duration, warm bool) (*windowResult, 
 			b.tokens.sent += len(items[i]) - len(back)
 		}
 	}
-	s.bestRate = max(s.bestRate, w.rate())
-	return w, nil
 }
 
 // initialRateGuess sizes the first window's prepared requests; later
@@ -278,63 +313,6 @@ func (b *bench) redisCommandStats(s *scenario, warm bool) commandStats {
 	}
 	st, _ := b.redis.commandStats()
 	return st
-}
-
-// histogram counts latencies: 1 µs buckets below 10 ms, 100 µs buckets up
-// to 1 s, and one bucket beyond.
-type histogram struct {
-	counts [histFine + histCoarse + 1]uint64
-}
-
-const (
-	histFine   = 10_000
-	histCoarse = 9_900
-)
-
-func (h *histogram) add(d time.Duration) {
-	us := d.Microseconds()
-	switch {
-	case us < histFine:
-		h.counts[us]++
-	case us < 1_000_000:
-		h.counts[histFine+(us-histFine)/100]++
-	default:
-		h.counts[len(h.counts)-1]++
-	}
-}
-
-func (h *histogram) merge(o *histogram) {
-	for i, c := range o.counts {
-		h.counts[i] += c
-	}
-}
-
-// quantile is the latency below which a fraction q of the requests were
-// answered (the middle of its bucket).
-func (h *histogram) quantile(q float64) time.Duration {
-	var total uint64
-	for _, c := range h.counts {
-		total += c
-	}
-	if total == 0 {
-		return 0
-	}
-	rank := uint64(math.Ceil(q * float64(total)))
-	var seen uint64
-	for i, c := range h.counts {
-		seen += c
-		if seen >= rank && c > 0 {
-			switch {
-			case i < histFine:
-				return time.Duration(i)*time.Microsecond + 500*time.Nanosecond
-			case i < histFine+histCoarse:
-				return time.Duration(histFine+(i-histFine)*100+50) * time.Microsecond
-			default:
-				return time.Second
-			}
-		}
-	}
-	return time.Second
 }
 
 // probe checks a scenario before it is timed: a delivery passes and

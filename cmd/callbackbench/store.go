@@ -43,17 +43,66 @@ func runStore(args []string, stdout, stderr io.Writer) error {
 	if *onRedis {
 		return runRedisStore(*n, *bodySize, *redisServer, *redisAddr, stdout)
 	}
+	fp, err := measureMemoryStore(*n, *bodySize, *maxBytes)
+	if err != nil {
+		return err
+	}
+	fp.write(stdout)
+	return nil
+}
 
+// memoryFootprint is what filling the memory store cost.
+type memoryFootprint struct {
+	n, bodySize, kept int
+	maxBytes          int64
+	fill, gcTook      time.Duration // the filling, and a full GC after it
+	heap              int64         // the growth of the heap in use
+	rssBefore, rss    int64         // VmRSS before and after the filling
+	rssReturned       int64         // VmRSS once freed pages are returned
+}
+
+// measureMemoryStore fills a memory store with n entries and measures the
+// heap and the RSS it took.
+func measureMemoryStore(n, bodySize int, maxBytes int64) (*memoryFootprint, error) {
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	rssBefore, err := vmRSS()
 	if err != nil {
-		return err
+		return nil, err
 	}
 
-	m := dedupe.NewMemory(dedupe.MemoryOptions{MaxBytes: *maxBytes})
+	m := dedupe.NewMemory(dedupe.MemoryOptions{MaxBytes: maxBytes})
 	defer m.Close()
+	fill, err := fillMemoryStore(m, n, bodySize)
+	if err != nil {
+		return nil, err
+	}
+
+	runtime.GC()
+	gcBegan := time.Now()
+	runtime.GC()
+	gcTook := time.Since(gcBegan)
+	runtime.ReadMemStats(&after)
+	rss, err := vmRSS()
+	if err != nil {
+		return nil, err
+	}
+	debug.FreeOSMemory()
+	rssReturned, _ := vmRSS()
+	fp := &memoryFootprint{
+		n: n, bodySize: bodySize, kept: m.Len(), maxBytes: maxBytes,
+		fill: fill, gcTook: gcTook,
+		heap:      int64(after.HeapInuse) - int64(before.HeapInuse),
+		rssBefore: rssBefore, rss: rss, rssReturned: rssReturned,
+	}
+	runtime.KeepAlive(m)
+	return fp, nil
+}
+
+// fillMemoryStore stores n entries in m by Claim+Complete and says how long
+// it took.
+func fillMemoryStore(m *dedupe.Memory, n, bodySize int) (time.Duration, error) {
 	ctx := context.Background()
 	location := []string{""}
 	ans := &dedupe.Answer{Status: 200, Header: http.Header{"Content-Type": {"application/json"}, "Location": location}}
@@ -65,11 +114,11 @@ func runStore(args []string, stdout, stderr io.Writer) error {
 	keyBuf := []byte(keyPrefix + strings.Repeat("0", 36) + keySuffix)
 	locBuf := []byte(locPrefix + strings.Repeat("0", 36))
 	uuid := keyBuf[len(keyPrefix) : len(keyPrefix)+36]
-	body := make([]byte, 0, *bodySize)
+	body := make([]byte, 0, bodySize)
 	rng := rand.NewChaCha8([32]byte{7})
 	var raw [16]byte
 	began := time.Now()
-	for range *n {
+	for range n {
 		_, _ = rng.Read(raw[:])
 		formatUUID(uuid, raw)
 		copy(locBuf[len(locPrefix):], uuid)
@@ -78,60 +127,48 @@ func runStore(args []string, stdout, stderr io.Writer) error {
 		body = append(body[:0], `{"gid":"gl_`...)
 		body = append(body, uuid...)
 		body = append(body, `","status":"SENT_FOR_CAPTURE","received":true}`...)
-		for len(body) < *bodySize {
+		for len(body) < bodySize {
 			body = append(body, ' ')
 		}
-		ans.Body = body[:*bodySize]
+		ans.Body = body[:bodySize]
 		c, err := m.Claim(ctx, key, time.Minute)
 		if err != nil || c.State != dedupe.Claimed {
-			return fmt.Errorf("store: Claim: %v %v", c.State, err)
+			return 0, fmt.Errorf("store: Claim: %v %v", c.State, err)
 		}
 		if err := m.Complete(ctx, key, c.Token, ans, 24*time.Hour); err != nil {
-			return fmt.Errorf("store: Complete: %v", err)
+			return 0, fmt.Errorf("store: Complete: %v", err)
 		}
 	}
-	fill := time.Since(began)
+	return time.Since(began), nil
+}
 
-	runtime.GC()
-	gcBegan := time.Now()
-	runtime.GC()
-	gcTook := time.Since(gcBegan)
-	runtime.ReadMemStats(&after)
-	rss, err := vmRSS()
-	if err != nil {
-		return err
-	}
-	debug.FreeOSMemory()
-	rssReturned, _ := vmRSS()
-	kept := m.Len()
-
-	heap := int64(after.HeapInuse) - int64(before.HeapInuse)
-	perEntry := float64(heap) / float64(max(kept, 1))
-	fmt.Fprintf(stdout, "# callbackbench store -n %d\n\n", *n)
+// write is the report of `callbackbench store`, with the verdict on the
+// goal of a million entries in 256 MiB.
+func (fp *memoryFootprint) write(stdout io.Writer) {
+	perEntry := float64(fp.heap) / float64(max(fp.kept, 1))
+	fmt.Fprintf(stdout, "# callbackbench store -n %d\n\n", fp.n)
 	fmt.Fprintf(stdout, "- machine: %s, %d cores, %s\n", cpuModel(), runtime.NumCPU(), runtime.Version())
-	fmt.Fprintf(stdout, "- entries: keys like payglocal:gl_<uuid>:SENT_FOR_CAPTURE; answers 200 with Content-Type, a 47-byte Location and a %d-byte body; Claim+Complete each\n", *bodySize)
+	fmt.Fprintf(stdout, "- entries: keys like payglocal:gl_<uuid>:SENT_FOR_CAPTURE; answers 200 with Content-Type, a 47-byte Location and a %d-byte body; Claim+Complete each\n", fp.bodySize)
 	fmt.Fprintf(stdout, "- stored %d, kept %d (capacity %d MiB); filled in %v, %v per Claim+Complete\n",
-		*n, kept, capacity(*maxBytes)>>20, fill.Round(time.Millisecond), (fill / time.Duration(*n)).Round(10*time.Nanosecond))
+		fp.n, fp.kept, capacity(fp.maxBytes)>>20, fp.fill.Round(time.Millisecond), (fp.fill / time.Duration(fp.n)).Round(10*time.Nanosecond))
 	fmt.Fprintf(stdout, "- heap in use: +%.1f MiB, %.0f B per entry; a full GC with the store loaded took %v\n",
-		mib(heap), perEntry, gcTook.Round(10*time.Microsecond))
+		mib(fp.heap), perEntry, fp.gcTook.Round(10*time.Microsecond))
 	fmt.Fprintf(stdout, "- VmRSS: %.1f MiB (+%.1f MiB over the start); %.1f MiB once freed pages are returned\n",
-		mib(rss), mib(rss-rssBefore), mib(rssReturned))
+		mib(fp.rss), mib(fp.rss-fp.rssBefore), mib(fp.rssReturned))
 
 	const goalEntries, goalRSS = 1_000_000, 256 << 20
-	est, what := rss, "measured"
-	if *n != goalEntries || kept != *n {
+	est, what := fp.rss, "measured"
+	if fp.n != goalEntries || fp.kept != fp.n {
 		// The process's own RSS plus the store's growth, scaled to a million.
-		est = rssBefore + int64(float64(rss-rssBefore)*goalEntries/float64(max(kept, 1)))
-		what = fmt.Sprintf("estimated from %d entries", kept)
+		est = fp.rssBefore + int64(float64(fp.rss-fp.rssBefore)*goalEntries/float64(max(fp.kept, 1)))
+		what = fmt.Sprintf("estimated from %d entries", fp.kept)
 	}
 	verdict := "PASS"
 	if est > goalRSS {
 		verdict = "FAIL"
 	}
 	fmt.Fprintf(stdout, "\n| goal | measured | target | |\n| --- | ---: | --- | --- |\n")
-	fmt.Fprintf(stdout, "| memory store RSS, 1 M entries with %d-byte answers | %.1f MiB (%s) | ≤ 256 MiB | %s |\n", *bodySize, mib(est), what, verdict)
-	runtime.KeepAlive(m)
-	return nil
+	fmt.Fprintf(stdout, "| memory store RSS, 1 M entries with %d-byte answers | %.1f MiB (%s) | ≤ 256 MiB | %s |\n", fp.bodySize, mib(est), what, verdict)
 }
 
 func capacity(n int64) int64 {

@@ -71,14 +71,39 @@ func attemptsCount(t *testing.T, a, b dedupe.Store) {
 	MustClaim(t, a, "k", dedupe.Answered)
 }
 
+// completeCase is a case of completeAndRelease: run does the steps on two
+// instances and returns the key's expected answer (nil: none stored).
+type completeCase struct {
+	name string
+	run  func(t *testing.T, a, b dedupe.Store) *dedupe.Answer
+}
+
+// completeAndRelease runs the cases of Complete and Release, each on two
+// fresh instances, and checks the answer each leaves stored.
 func completeAndRelease(t *testing.T, open Open) {
 	ctx := context.Background()
-	cases := []struct {
-		name string
-		// run does the steps on two instances and returns the key's
-		// expected answer (nil: none stored).
-		run func(t *testing.T, a, b dedupe.Store) *dedupe.Answer
-	}{
+	cases := append(completeCases(ctx), releaseCases(ctx)...)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a, b := open(t)
+			want := tc.run(t, a, b)
+			if want == nil {
+				return
+			}
+			for _, s := range []dedupe.Store{a, b} {
+				if got := MustClaim(t, s, "k", dedupe.Answered); !SameAnswer(got.Answer, want) {
+					t.Fatalf("stored answer %+v, want %+v", got.Answer, want)
+				}
+			}
+		})
+	}
+}
+
+// completeCases are the cases of Complete: by the holder, late, for a key
+// never claimed, again, and with a stale token.
+func completeCases(ctx context.Context) []completeCase {
+	return []completeCase{
 		{"holder completes", func(t *testing.T, a, _ dedupe.Store) *dedupe.Answer {
 			c := MustClaim(t, a, "k", dedupe.Claimed)
 			MustDo(t, "Complete", a.Complete(ctx, "k", c.Token, AnswerFor("a"), TTL))
@@ -118,6 +143,13 @@ func completeAndRelease(t *testing.T, open Open) {
 			MustDo(t, "Complete", b.Complete(ctx, "k", fresh.Token, AnswerFor("fresh"), TTL))
 			return AnswerFor("fresh")
 		}},
+	}
+}
+
+// releaseCases are the cases of Release, and of a token that is not the
+// holder's or whose claim has ended.
+func releaseCases(ctx context.Context) []completeCase {
+	return []completeCase{
 		{"stale token releases after a new claim", func(t *testing.T, a, b dedupe.Store) *dedupe.Answer {
 			stale := MustClaimTTL(t, a, "k", ShortClaim, dedupe.Claimed)
 			expire()
@@ -175,21 +207,6 @@ func completeAndRelease(t *testing.T, open Open) {
 			}
 			return nil
 		}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			a, b := open(t)
-			want := tc.run(t, a, b)
-			if want == nil {
-				return
-			}
-			for _, s := range []dedupe.Store{a, b} {
-				if got := MustClaim(t, s, "k", dedupe.Answered); !SameAnswer(got.Answer, want) {
-					t.Fatalf("stored answer %+v, want %+v", got.Answer, want)
-				}
-			}
-		})
 	}
 }
 

@@ -97,23 +97,7 @@ func waitWhenNotHeld(t *testing.T, a, b dedupe.Store) {
 func concurrentClaims(t *testing.T, a, b dedupe.Store) {
 	stores := []dedupe.Store{a, b}
 	const n = 50
-	var (
-		start, claimed sync.WaitGroup
-		results        [n]dedupe.Claim
-		errs           [n]error
-	)
-	start.Add(1)
-	claimed.Add(n)
-	for i := range n {
-		go func() {
-			defer claimed.Done()
-			start.Wait()
-			results[i], errs[i] = stores[i%2].Claim(context.Background(), "k", ClaimTTL)
-		}()
-	}
-	start.Done()
-	claimed.Wait()
-
+	results, errs := claimAtOnce(stores, n)
 	winner := -1
 	for i, c := range results {
 		MustDo(t, "Claim", errs[i])
@@ -131,7 +115,44 @@ func concurrentClaims(t *testing.T, a, b dedupe.Store) {
 	if winner < 0 {
 		t.Fatal("no claim won")
 	}
+	replayed, failures := waitAndReplay(t, stores, n, winner, results[winner].Token)
+	for _, err := range failures {
+		t.Error(err)
+	}
+	for _, ans := range replayed {
+		if !SameAnswer(ans, AnswerFor("k")) {
+			t.Fatalf("replayed %+v", ans)
+		}
+	}
+	if len(replayed) != n-1 {
+		t.Fatalf("%d replays, want %d", len(replayed), n-1)
+	}
+}
 
+// claimAtOnce claims "k" n times at once, claim i at stores[i%2], and
+// returns the claims and their errors in that order.
+func claimAtOnce(stores []dedupe.Store, n int) ([]dedupe.Claim, []error) {
+	var start, claimed sync.WaitGroup
+	results := make([]dedupe.Claim, n)
+	errs := make([]error, n)
+	start.Add(1)
+	claimed.Add(n)
+	for i := range n {
+		go func() {
+			defer claimed.Done()
+			start.Wait()
+			results[i], errs[i] = stores[i%2].Claim(context.Background(), "k", ClaimTTL)
+		}()
+	}
+	start.Done()
+	claimed.Wait()
+	return results, errs
+}
+
+// waitAndReplay has each of the n claims but the winner's wait for "k" and
+// claim it again, while the winner completes it with token; it returns the
+// answers replayed and the failures.
+func waitAndReplay(t *testing.T, stores []dedupe.Store, n, winner int, token uint64) ([]*dedupe.Answer, []error) {
 	var replays sync.WaitGroup
 	replayed := make(chan *dedupe.Answer, n)
 	failures := make(chan error, n)
@@ -158,21 +179,17 @@ func concurrentClaims(t *testing.T, a, b dedupe.Store) {
 		}()
 	}
 	time.Sleep(50 * time.Millisecond) // let the waiters block
-	MustDo(t, "Complete", stores[winner%2].Complete(t.Context(), "k", results[winner].Token, AnswerFor("k"), TTL))
+	MustDo(t, "Complete", stores[winner%2].Complete(t.Context(), "k", token, AnswerFor("k"), TTL))
 	replays.Wait()
 	close(failures)
 	close(replayed)
-	for err := range failures {
-		t.Error(err)
-	}
-	count := 0
+	var answers []*dedupe.Answer
 	for ans := range replayed {
-		count++
-		if !SameAnswer(ans, AnswerFor("k")) {
-			t.Fatalf("replayed %+v", ans)
-		}
+		answers = append(answers, ans)
 	}
-	if count != n-1 {
-		t.Fatalf("%d replays, want %d", count, n-1)
+	var errs []error
+	for err := range failures {
+		errs = append(errs, err)
 	}
+	return answers, errs
 }
