@@ -171,9 +171,10 @@ func TestDeadlineHungBackend(t *testing.T) {
 					// The deadline runs from the request's arrival: time it
 					// from when the request was written, not from before
 					// the client queued 200 connections on a busy machine.
-					sent := time.Now()
+					var wrote atomic.Int64 // the trace may run on the transport's goroutine
+					wrote.Store(time.Now().UnixNano())
 					req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
-						WroteRequest: func(httptrace.WroteRequestInfo) { sent = time.Now() },
+						WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(time.Now().UnixNano()) },
 					}))
 					resp, err := tc.client.Do(req)
 					if err != nil {
@@ -183,7 +184,7 @@ func TestDeadlineHungBackend(t *testing.T) {
 					body := make([]byte, 64)
 					nr, _ := resp.Body.Read(body)
 					resp.Body.Close()
-					took := time.Since(sent)
+					took := time.Since(time.Unix(0, wrote.Load()))
 					if resp.StatusCode != 504 || resp.ProtoMajor != tc.proto {
 						errs <- fmt.Sprintf("status %d proto %d body %q", resp.StatusCode, resp.ProtoMajor, body[:nr])
 					} else if took > deadlineDur+100*time.Millisecond || took < deadlineDur-50*time.Millisecond {
