@@ -5,7 +5,9 @@
 // and all proxying to one fast upstream served by this process, and loads
 // every scenario with the same keep-alive clients for the same time, round
 // after round, rotating the order. Every request is a fresh delivery: a
-// unique id in its JSON body, its own signed URL, its own pre-signed JWT.
+// unique id in its JSON body, its own signed URL (the same request line in
+// every scenario, so that only signed_url's checking of it counts), its own
+// pre-signed JWT.
 // It prints a table of the medians of the rounds (requests/s, p50, p99,
 // Caddy's CPU per request from /proc, redis-server's from INFO cpu, and
 // the ratios to plain reverse_proxy and to reverse_proxy adding the same

@@ -176,7 +176,7 @@ func (rep *report) write(w io.Writer) {
 		warm = fmt.Sprintf(" after an uncounted warm-up of %v each", o.warmup)
 	}
 	fmt.Fprintf(w, "- load: %d keep-alive HTTP/1.1 connections per scenario, closed loop, %d round(s) of %v per scenario%s, order rotated each round; "+
-		"every request a fresh POST delivery (unique id in its JSON body, its own signed URL or token), prepared before the window\n",
+		"every request a fresh POST delivery (unique id in its JSON body, its own signed URL in every scenario, its own token), prepared before the window\n",
 		o.connections, o.rounds, o.duration, warm)
 	fmt.Fprintf(w, "- Caddy CPU/req: the Caddy process's CPU time in the window (its threads' /proc schedstat) ÷ requests answered; "+
 		"the upstream and the load generator run in this process on the same cores, alike for every scenario\n")

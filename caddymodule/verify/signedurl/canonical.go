@@ -49,12 +49,12 @@ func canonicalRequest(scheme, host, target, param string) (canonical, sig string
 	if err != nil {
 		return "", "", false, err
 	}
-	query, sig, found = canonicalQuery(query, param)
-	canonical = origin + path
-	if query != "" {
-		canonical += "?" + query
-	}
-	return canonical, sig, found, nil
+	var b strings.Builder
+	b.Grow(len(origin) + len(path) + 1 + len(query))
+	b.WriteString(origin)
+	b.WriteString(path)
+	sig, found = canonicalQuery(&b, query, param)
+	return b.String(), sig, found, nil
 }
 
 // originAndPath returns the WHATWG serialization of scheme://host and of

@@ -19,11 +19,11 @@ type param struct{ name, value string }
 
 // canonicalQuery parses query (a URL's query, without '?', valid UTF-8) the way
 // URLSearchParams does, deletes every pair named name, sorts the rest
-// stably by name in UTF-16 code unit order and serializes them. It also
-// returns the first value of name (what searchParams.get returns) and
-// whether name occurred.
-func canonicalQuery(query, name string) (canonical, value string, found bool) {
-	var params []param
+// stably by name in UTF-16 code unit order and writes them to b, after a
+// '?' unless none is left. It returns the first value of name (what
+// searchParams.get returns) and whether name occurred.
+func canonicalQuery(b *strings.Builder, query, name string) (value string, found bool) {
+	params := make([]param, 0, 8)
 	for seq := range strings.SplitSeq(query, "&") {
 		if seq == "" {
 			continue
@@ -38,17 +38,17 @@ func canonicalQuery(query, name string) (canonical, value string, found bool) {
 	}
 	slices.SortStableFunc(params, func(a, b param) int { return compareUTF16(a.name, b.name) })
 
-	var b strings.Builder
-	b.Grow(len(query))
 	for i, p := range params {
-		if i > 0 {
+		if i == 0 {
+			b.WriteByte('?')
+		} else {
 			b.WriteByte('&')
 		}
-		formEncode(&b, p.name)
+		formEncode(b, p.name)
 		b.WriteByte('=')
-		formEncode(&b, p.value)
+		formEncode(b, p.value)
 	}
-	return b.String(), value, found
+	return value, found
 }
 
 // formDecode decodes one name or value of application/x-www-form-urlencoded

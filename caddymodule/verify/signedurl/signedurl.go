@@ -110,7 +110,8 @@ func (v *Verifier) Verify(in *verify.Input, out *verify.Output) error {
 	defer v.macs.Put(mac)
 	mac.Reset()
 	mac.Write([]byte(canonical))
-	if !hmac.Equal(mac.Sum(nil), want[:]) {
+	var got [sha256.Size]byte
+	if !hmac.Equal(mac.Sum(got[:0]), want[:]) {
 		return verify.Fail(verify.ReasonInvalidSignature, "signature does not match the request URL")
 	}
 	// Every buyer's URL is signed with the one secret: the URL, which its
