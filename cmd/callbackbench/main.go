@@ -14,7 +14,7 @@
 // seven X-Callback-* headers in the same round) and checks the project's
 // performance goals.
 //
-//	go run ./cmd/callbackbench                                  # all scenarios, 5 rounds of 5 s
+//	go run ./cmd/callbackbench                                  # all scenarios, 9 rounds of 3 s
 //	go run ./cmd/callbackbench --duration 2s --rounds 2 -v      # quicker, with each round's table
 //	go run ./cmd/callbackbench --scenarios plain,headers,jwt_rs256 --cpuprofile jwt.pprof
 //	go run ./cmd/callbackbench --scenarios plain,redis --redis-addr 10.0.0.5:6379
@@ -99,9 +99,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		fmt.Fprintf(stderr, "usage: callbackbench [flags]\n       callbackbench store [-n entries]\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	fs.DurationVar(&o.duration, "duration", 5*time.Second, "load time per scenario per round")
+	fs.DurationVar(&o.duration, "duration", 3*time.Second, "load time per scenario per round; short windows keep the windows compared in a round close in time")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "load time per scenario of the warm-up round, not counted (capped at --duration; 0: none)")
-	fs.IntVar(&o.rounds, "rounds", 5, "counted rounds; each starts one scenario later in the list")
+	fs.IntVar(&o.rounds, "rounds", 9, "counted rounds; each starts one scenario later in the list")
 	fs.IntVar(&o.connections, "connections", 16, "keep-alive connections per scenario, each a closed loop")
 	scenarios := fs.String("scenarios", strings.Join(scenarioNames, ","), "comma-separated scenarios to run")
 	fs.StringVar(&o.caddy, "caddy", "", "a Caddy binary with callback_guard (default: go build ./cmd/caddy of this module)")
