@@ -58,7 +58,7 @@ func (g *Handler) Provision(ctx caddy.Context) error {
 		}
 		g.storeErrors = storeErrorCounter(g.store.Kind())
 	} else if err := checkStore(s); err != nil {
-		return fmt.Errorf("%s %s: store: %w", config.Directive, s.Preset.Name, err)
+		return fmt.Errorf("store: %w", err)
 	}
 	if s.ReportOnly {
 		g.reporter = g.newReporter()

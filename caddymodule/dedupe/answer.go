@@ -19,10 +19,9 @@ import (
 // Header names are written sorted, values in their order, so that equal
 // answers encode to equal bytes.
 
-// answerVersion is the first byte of an encoded answer. Version 1 also
-// abbreviated common header names and values through tables; it is no
-// longer read (a stored answer of it is a store error: the delivery is
-// forwarded).
+// answerVersion is the first byte of an encoded answer. A stored answer of
+// any other version is malformed: a store error, so the delivery is
+// forwarded.
 const answerVersion = 2
 
 // errBadAnswer is what DecodeAnswer returns for any input that EncodeAnswer

@@ -5,9 +5,9 @@ import "encoding/binary"
 // index maps a key's digest to the arena location of its current record:
 // an open-addressing table with linear probing, 8 bytes a slot.
 //
-// A Go map[digest]uint64 costs 42–66 bytes an entry at a million entries
-// (24-byte slots plus control bytes, at the load a table has between its
-// doublings); this table costs 8 / load, 10–20 bytes, and holds no pointers.
+// A Go map[digest]uint64 would hold a 24-byte slot plus control bytes per
+// entry, at the load a table has between its doublings; this table holds
+// 8 bytes a slot, divided by its load, and no pointers.
 // A slot packs
 //
 //	hash  24 bits from the digest, top bit always set, so a slot is never 0

@@ -49,8 +49,8 @@ type MemoryOptions struct {
 // use: 256 shards, each with its own mutex, and no lock across shards on any
 // request path.
 //
-// Layout, chosen so that a million answers cost about 200 bytes each and
-// nothing the garbage collector has to scan (see shard and index):
+// Layout, chosen so that an answer costs little more than its own bytes
+// and nothing the garbage collector has to scan (see shard and index):
 //
 //   - A key is reduced to digest, the first 16 bytes of its SHA-256. Keys
 //     come only from verified requests, so nobody picks them to collide (and

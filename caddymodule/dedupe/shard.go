@@ -12,7 +12,7 @@ import (
 // FIFO of byte chunks, found through idx: digest → location, where a
 // location is the chunk's sequence number and the record's offset in it
 // (see index). Neither the index nor the chunks hold pointers, so the GC
-// does not scan them, and an entry costs its record plus about 14 bytes.
+// does not scan them, and an entry costs its record plus its index slot.
 //
 // A record is
 //

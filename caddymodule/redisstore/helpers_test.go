@@ -100,3 +100,10 @@ func pttl(t testing.TB, srv *redistest.Server, key string) time.Duration {
 	ms, _ := do(t, srv, "PTTL", key).(int64)
 	return time.Duration(ms) * time.Millisecond
 }
+
+// waiting is the number of keys with local waits.
+func (ws *waiters) waiting() int {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	return len(ws.m)
+}

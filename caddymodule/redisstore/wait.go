@@ -184,10 +184,3 @@ func (ws *waiters) resubscription() <-chan struct{} {
 	defer ws.mu.Unlock()
 	return ws.resub
 }
-
-// waiting is the number of keys with local waits (for tests).
-func (ws *waiters) waiting() int {
-	ws.mu.Lock()
-	defer ws.mu.Unlock()
-	return len(ws.m)
-}

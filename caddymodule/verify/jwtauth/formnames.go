@@ -3,6 +3,8 @@ package jwtauth
 import (
 	"net/url"
 	"strings"
+
+	"github.com/callbackguard/callbackguard/caddymodule/verify"
 )
 
 // formFields adds every field of an application/x-www-form-urlencoded
@@ -14,7 +16,7 @@ func (v *Verifier) formFields(found []field, q string, p place) []field {
 		var pair string
 		pair, q, _ = strings.Cut(q, "&")
 		rawKey, rawVal, _ := strings.Cut(pair, "=")
-		key := lenientUnescape(rawKey)
+		key := verify.FormUnescape(rawKey)
 		name, nested, ok := v.formName(p, key)
 		if !ok {
 			continue
@@ -91,46 +93,6 @@ func qsName(key string) (name string, nested bool) {
 		}
 	}
 	return key, false
-}
-
-// lenientUnescape decodes a form key as PHP, Python and Node do: '+' is a
-// space and a '%' not followed by two hex digits stays as it is (Go drops a
-// pair whose key has one, so it reads no name there).
-func lenientUnescape(s string) string {
-	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
-		return s
-	}
-	if u, err := url.QueryUnescape(s); err == nil {
-		return u
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '+':
-			b.WriteByte(' ')
-		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
-			i += 2
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c <= 'F':
-		return c - 'A' + 10
-	}
-	return c - 'a' + 10
 }
 
 // unescape decodes a form value; a JWT needs no escaping, so the usual

@@ -231,7 +231,7 @@ func orOK(r verify.Reason) string {
 func itoa(i int64) string { return strconv.FormatInt(i, 10) }
 
 // The claims are the payload's bytes, so that ids and amounts keep every
-// digit when read with UseNumber (or jsonscan).
+// digit when read with UseNumber (or gjson).
 func TestClaimsDecodedWithUseNumber(t *testing.T) {
 	k := testKeys()
 	v := mustNew(t, cfgRSA())

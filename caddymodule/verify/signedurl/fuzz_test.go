@@ -1,6 +1,7 @@
 package signedurl
 
 import (
+	"encoding/hex"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -72,10 +73,12 @@ func FuzzCanonical(f *testing.F) {
 func percentDecode(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
-			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
-			i += 2
-			continue
+		if s[i] == '%' && i+2 < len(s) {
+			if x, err := hex.DecodeString(s[i+1 : i+3]); err == nil {
+				b.Write(x)
+				i += 2
+				continue
+			}
 		}
 		b.WriteByte(s[i])
 	}

@@ -6,6 +6,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/unicode"
+
+	"github.com/callbackguard/callbackguard/caddymodule/verify"
 )
 
 // This file is the URLSearchParams half of the canonical form: parse,
@@ -51,32 +53,16 @@ func canonicalQuery(b *strings.Builder, query, name string) (value string, found
 	return value, found
 }
 
-// formDecode decodes one name or value of application/x-www-form-urlencoded
-// data: '+' becomes a space, valid %XX sequences become bytes (invalid ones
-// stay as written), and the bytes are read as UTF-8, each maximal invalid
-// sequence becoming U+FFFD, which is the JavaScript string node holds.
+// formDecode decodes one name or value as URLSearchParams does: bytes as
+// verify.FormUnescape decodes them, read as UTF-8 with each maximal invalid
+// sequence becoming U+FFFD, which is the JavaScript string node holds (Go's
+// own range loop and ToValidUTF8 replace differently).
 func formDecode(s string) string {
-	if !strings.ContainsAny(s, "+%") {
-		return s // canonicalRequest made the target valid UTF-8
+	s = verify.FormUnescape(s)
+	if !utf8.ValidString(s) {
+		s, _ = unicode.UTF8.NewDecoder().String(s)
 	}
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '+':
-			c = ' '
-		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-			c = unhex(s[i+1])<<4 | unhex(s[i+2])
-			i += 2
-		}
-		b = append(b, c)
-	}
-	if !utf8.Valid(b) {
-		// The WHATWG decoder's replacement, one U+FFFD per maximal invalid
-		// subpart, which Go's own range loop and ToValidUTF8 do not do.
-		b, _ = unicode.UTF8.NewDecoder().Bytes(b)
-	}
-	return string(b)
+	return s
 }
 
 // formEncode is the application/x-www-form-urlencoded serializer: ASCII
@@ -141,19 +127,4 @@ func utf16Key(r rune) rune {
 		return r + 0x110000
 	}
 	return r
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c >= 'a':
-		return c - 'a' + 10
-	default:
-		return c - 'A' + 10
-	}
 }
