@@ -157,38 +157,6 @@ func (b *bench) runRounds(ctx context.Context, progress func(format string, args
 		}
 		progress("round %d/%d: %s", r+1, o.rounds, strings.Join(line, ", "))
 	}
-	return b.runPaired(ctx, progress)
-}
-
-// runPaired runs the paired windows of --paired: each other scenario at
-// the same time as headers, in an order rotated each time (plain too, as a
-// check of the method against the rounds' ratio).
-func (b *bench) runPaired(ctx context.Context, progress func(format string, args ...any)) error {
-	yardstick := b.find("headers")
-	var others []*scenario
-	for _, s := range b.scs {
-		if s != yardstick {
-			others = append(others, s)
-		}
-	}
-	if b.o.paired == 0 || yardstick == nil || len(others) == 0 {
-		return nil
-	}
-	for r := range b.o.paired {
-		var line []string
-		for _, s := range rotate(others, r) {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			x, err := b.pairedWindow(s, yardstick, b.o.duration)
-			if err != nil {
-				return err
-			}
-			s.paired = append(s.paired, x)
-			line = append(line, fmt.Sprintf("%s %.3f", s.name, x))
-		}
-		progress("paired %d/%d (÷ headers): %s", r+1, b.o.paired, strings.Join(line, ", "))
-	}
 	return nil
 }
 

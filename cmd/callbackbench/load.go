@@ -121,22 +121,35 @@ func (w *windowResult) cpuPerReq() time.Duration {
 // requests are prepared before it starts; Caddy's CPU is read right
 // before the first request and after the last answer.
 func (b *bench) window(s *scenario, d time.Duration, warm bool) (*windowResult, error) {
-	ld, err := b.prepareLoad(s, d, warm)
+	conns := b.clients[s.name]
+	items, err := b.prepareWindow(s, len(conns), d, warm)
 	if err != nil {
 		return nil, err
 	}
 	runtime.GC() // the preparation's garbage is not the window's
 
-	begin := make(chan struct{})
+	results := make([]connResult, len(conns))
+	l := &connLoop{b: b, s: s, begin: make(chan struct{})}
 	var wg sync.WaitGroup
-	ld.launch(begin, &wg)
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.run(c, items[i], &results[i])
+		}()
+	}
 	cpu0, err := processCPU(b.caddy.PID())
 	if err != nil {
 		return nil, err
 	}
 	extra0, self0, busy0 := b.extraCPU(s), selfCPU(), machineBusy()
 	stats0 := b.redisCommandStats(s, warm)
-	elapsed := runLoads(begin, &wg, d, ld)
+	started := time.Now()
+	close(l.begin)
+	timer := time.AfterFunc(d, func() { l.stop.Store(true) })
+	wg.Wait()
+	elapsed := time.Since(started)
+	timer.Stop()
 	cpu1, err := processCPU(b.caddy.PID())
 	if err != nil {
 		return nil, err
@@ -151,86 +164,9 @@ func (b *bench) window(s *scenario, d time.Duration, warm bool) (*windowResult, 
 			b.redisStats.add(stats0, stats1)
 		}
 	}
-	b.collect(s, w, ld.results, ld.items, warm)
+	b.collect(s, w, results, items, warm)
 	s.bestRate = max(s.bestRate, w.rate())
 	return w, nil
-}
-
-// pairedWindow loads s and the yardstick y at the same time, each with its
-// own connections, for d, and returns the ratio of their rates: both see
-// the same machine at the same moment, so a drift of its speed cancels out.
-// It counts nothing else (the CPU of the two cannot be told apart).
-func (b *bench) pairedWindow(s, y *scenario, d time.Duration) (float64, error) {
-	lds := make([]*load, 2)
-	for i, sc := range []*scenario{s, y} {
-		var err error
-		if lds[i], err = b.prepareLoad(sc, d, false); err != nil {
-			return 0, err
-		}
-	}
-	runtime.GC()
-	begin := make(chan struct{})
-	var wg sync.WaitGroup
-	for _, ld := range lds {
-		ld.launch(begin, &wg)
-	}
-	elapsed := runLoads(begin, &wg, d, lds...)
-	var rates [2]float64
-	for i, ld := range lds {
-		w := &windowResult{elapsed: elapsed, hist: new(histogram)}
-		b.collect(ld.s, w, ld.results, ld.items, false)
-		if w.requests == 0 {
-			return 0, fmt.Errorf("%s: no request answered 200 in %v (first error: %s)", ld.s.name, d, w.firstErr)
-		}
-		rates[i] = w.rate()
-	}
-	return rates[0] / rates[1], nil
-}
-
-// load is one scenario's part of a window: its connections' prepared
-// requests, their results, and what they share.
-type load struct {
-	s       *scenario
-	conns   []*http.Client
-	items   [][]item
-	results []connResult
-	loop    *connLoop
-}
-
-func (b *bench) prepareLoad(s *scenario, d time.Duration, warm bool) (*load, error) {
-	conns := b.clients[s.name]
-	items, err := b.prepareWindow(s, len(conns), d, warm)
-	if err != nil {
-		return nil, err
-	}
-	return &load{s: s, conns: conns, items: items, results: make([]connResult, len(conns)), loop: &connLoop{b: b, s: s}}, nil
-}
-
-// launch starts the load's connections, which wait for begin.
-func (ld *load) launch(begin chan struct{}, wg *sync.WaitGroup) {
-	ld.loop.begin = begin
-	for i, c := range ld.conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ld.loop.run(c, ld.items[i], &ld.results[i])
-		}()
-	}
-}
-
-// runLoads starts the launched loads, stops them after d and returns the
-// time from the start to the last answer.
-func runLoads(begin chan struct{}, wg *sync.WaitGroup, d time.Duration, lds ...*load) time.Duration {
-	started := time.Now()
-	close(begin)
-	timer := time.AfterFunc(d, func() {
-		for _, ld := range lds {
-			ld.loop.stop.Store(true)
-		}
-	})
-	wg.Wait()
-	timer.Stop()
-	return time.Since(started)
 }
 
 // prepareWindow prepares the requests of each of conns connections for a

@@ -16,7 +16,6 @@
 //
 //	go run ./cmd/callbackbench                                  # all scenarios, 9 rounds of 3 s
 //	go run ./cmd/callbackbench --duration 2s --rounds 2 -v      # quicker, with each round's table
-//	go run ./cmd/callbackbench --paired 9                       # and each route at the same time as headers
 //	go run ./cmd/callbackbench --scenarios plain,headers,jwt_rs256 --cpuprofile jwt.pprof
 //	go run ./cmd/callbackbench --scenarios plain,redis --redis-addr 10.0.0.5:6379
 //	go run ./cmd/callbackbench store -n 1000000                 # the memory store's footprint
@@ -79,7 +78,6 @@ type options struct {
 	duration    time.Duration
 	warmup      time.Duration
 	rounds      int
-	paired      int
 	connections int
 	scenarios   []string
 	caddy       string
@@ -104,7 +102,6 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.duration, "duration", 3*time.Second, "load time per scenario per round; short windows keep the windows compared in a round close in time")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "load time per scenario of the warm-up round, not counted (capped at --duration; 0: none)")
 	fs.IntVar(&o.rounds, "rounds", 9, "counted rounds; each starts one scenario later in the list")
-	fs.IntVar(&o.paired, "paired", 0, "paired windows per scenario after the rounds: the scenario and headers loaded at the same time, their rates compared in the same window")
 	fs.IntVar(&o.connections, "connections", 16, "keep-alive connections per scenario, each a closed loop")
 	scenarios := fs.String("scenarios", strings.Join(scenarioNames, ","), "comma-separated scenarios to run")
 	fs.StringVar(&o.caddy, "caddy", "", "a Caddy binary with callback_guard (default: go build ./cmd/caddy of this module)")
@@ -121,8 +118,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q (the store mode is: callbackbench store -n N)", fs.Args())
 	}
-	if o.duration <= 0 || o.rounds < 1 || o.connections < 1 || o.warmup < 0 || o.jwtTokens < 0 || o.paired < 0 {
-		return nil, errors.New("--duration must be positive, --rounds and --connections at least 1, --warmup, --jwt-tokens and --paired not negative")
+	if o.duration <= 0 || o.rounds < 1 || o.connections < 1 || o.warmup < 0 || o.jwtTokens < 0 {
+		return nil, errors.New("--duration must be positive, --rounds and --connections at least 1, --warmup and --jwt-tokens not negative")
 	}
 	o.warmup = min(o.warmup, o.duration)
 	seen := map[string]bool{}

@@ -202,8 +202,6 @@ func (rep *report) write(w io.Writer) {
 	fmt.Fprintf(w, "\n## Medians of %d round(s)\n\n", o.rounds)
 	writeTable(w, rep.median)
 
-	rep.writePaired(w)
-
 	fmt.Fprintf(w, "\n## Goals (medians of the rounds)\n\n")
 	fmt.Fprintf(w, "| goal | measured | target | |\n| --- | ---: | --- | --- |\n")
 	for _, g := range rep.goals {
@@ -289,25 +287,4 @@ func (rep *report) redisCommands() string {
 	}
 	return "redis: per delivery, redis-server ran " + strings.Join(parts, ", ") +
 		" (INFO commandstats over the counted windows; a script's time includes its redis.calls, which are counted too, and the rest of Redis CPU/req is reading, parsing and answering)"
-}
-
-// writePaired writes the paired windows' ratios, if any ran.
-func (rep *report) writePaired(w io.Writer) {
-	o := rep.b.o
-	var rows []string
-	for _, s := range rep.b.scs {
-		if len(s.paired) == 0 {
-			continue
-		}
-		rows = append(rows, fmt.Sprintf("| %s | %.3f | %.3f | %.3f |", s.name, median(s.paired), slices.Min(s.paired), slices.Max(s.paired)))
-	}
-	if len(rows) == 0 {
-		return
-	}
-	fmt.Fprintf(w, "\n## Paired with headers (%d window(s) of %v each)\n\n", o.paired, o.duration)
-	fmt.Fprintf(w, "Each scenario and headers loaded at the same time, %d connections each: the ratio of their rates in the same window, in which a drift of the machine's speed cancels out.\n\n", o.connections)
-	fmt.Fprintf(w, "| scenario | ÷ headers, paired (median) | lowest | highest |\n| --- | ---: | ---: | ---: |\n")
-	for _, r := range rows {
-		fmt.Fprintln(w, r)
-	}
 }

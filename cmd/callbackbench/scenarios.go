@@ -77,8 +77,6 @@ type scenario struct {
 	// bestRate is the highest rate seen, to size the next window's requests.
 	bestRate float64
 	rounds   []windowResult // the counted rounds, in round order
-	// paired are the ratios of its rate to headers' in paired windows.
-	paired []float64
 }
 
 func (s *scenario) guarded() bool { return len(s.guard) > 0 }
