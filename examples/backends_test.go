@@ -152,6 +152,16 @@ func testBackend(t *testing.T, root string, rt backendRuntime, bin string, pc ex
 		t.Errorf("a rejected delivery changed the orders file")
 	}
 
+	// A verified delivery with a method the provider never uses: the
+	// guard forwards it (it verifies any method), the backend refuses it.
+	args := append([]string{"callback", "send", pc.preset, "--to", inst.URL + pc.path, "--id", id + "-PUT", "--time", at, "--method", "PUT"}, pc.creds...)
+	if r := runCaddyCLI(t, root, args...); !strings.Contains(r.stdout, "405 Method Not Allowed") || !strings.Contains(r.stdout, "Allow: POST") {
+		t.Errorf("a verified PUT: %s", r)
+	}
+	if !bytes.Equal(be.file(t), file) {
+		t.Errorf("a delivery with the wrong method changed the orders file")
+	}
+
 	switch pc.preset {
 	case "glopal":
 		// The buyer's browser on the signed success URL confirms the order.
@@ -162,6 +172,15 @@ func testBackend(t *testing.T, root string, rt backendRuntime, bin string, pc ex
 		}
 		if o := be.order(t, id); o.Status != "confirmed" || len(o.Events) != 2 || o.LastHeaders["X-Callback-Verified"] != "signed_url" {
 			t.Errorf("after the confirmation page: %+v", o)
+		}
+		// A buyer POSTing a body of their own to their signed URL: the
+		// signature covers the URL only, so the backend takes it as a GET
+		// only.
+		confirmed := be.file(t)
+		r = runCaddyCLI(t, root, "callback", "send", "glopal", "--to", inst.URL+"/glopal/confirmation/DE/"+id+"?lang=de-DE&currency=EUR",
+			"--signed-url", "sig=demo-glopal-hmac-secret", "--method", "POST", "--body", `{"checkout_id":"`+id+`","type":"CHECKOUT_PURCHASE"}`)
+		if !strings.Contains(r.stdout, "405 Method Not Allowed") || !strings.Contains(r.stdout, "Allow: GET") || !bytes.Equal(be.file(t), confirmed) {
+			t.Errorf("a POST to a signed confirmation URL: %s", r)
 		}
 	case "avarda":
 		// The backend's own idempotency: a callback id it has applied is

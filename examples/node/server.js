@@ -73,6 +73,16 @@ function handleCallback(req, res, body) {
     event: h('X-Callback-Event'),
     outcome: h('X-Callback-Outcome'),
   };
+  // Each callback comes with the one method its provider sends: a POST, or a
+  // GET for Glopal's signed confirmation URL, which the buyer's browser
+  // opens. Anything else is refused: the guard verifies every method but
+  // deduplicates only POST, PUT and PATCH, and a buyer holding a signed URL
+  // of their own could otherwise POST a body of their choosing to it.
+  const expected = provider === 'glopal' && cb.verified.includes('signed_url') ? 'GET' : 'POST';
+  if (req.method !== expected) {
+    res.setHeader('Allow', expected);
+    return answer(res, 405, { error: `a ${provider} callback comes as ${expected}` });
+  }
   let json = {};
   try {
     const parsed = JSON.parse(body);

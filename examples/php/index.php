@@ -44,6 +44,16 @@ $cb = [
     'event'       => header_value('X-Callback-Event'),
     'outcome'     => header_value('X-Callback-Outcome'),
 ];
+// Each callback comes with the one method its provider sends: a POST, or a
+// GET for Glopal's signed confirmation URL, which the buyer's browser
+// opens. Anything else is refused: the guard verifies every method but
+// deduplicates only POST, PUT and PATCH, and a buyer holding a signed URL
+// of their own could otherwise POST a body of their choosing to it.
+$expected = ($provider === 'glopal' && strpos($cb['verified'], 'signed_url') !== false) ? 'GET' : 'POST';
+if ($method !== $expected) {
+    header('Allow: ' . $expected);
+    answer(405, ['error' => 'a ' . $provider . ' callback comes as ' . $expected]);
+}
 $body = file_get_contents('php://input');
 $json = json_decode($body, true);
 if (!is_array($json)) {

@@ -69,9 +69,11 @@ def b64url_json(s):
 class Handler(BaseHTTPRequestHandler):
     server_version = "example-backend"
 
-    def answer(self, status, data):
+    def answer(self, status, data, headers=()):
         body = (json.dumps(data, separators=(",", ":")) + "\n").encode()
         self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -108,6 +110,15 @@ class Handler(BaseHTTPRequestHandler):
             "event": h("X-Callback-Event"),
             "outcome": h("X-Callback-Outcome"),
         }
+        # Each callback comes with the one method its provider sends: a POST,
+        # or a GET for Glopal's signed confirmation URL, which the buyer's
+        # browser opens. Anything else is refused: the guard verifies every
+        # method but deduplicates only POST, PUT and PATCH, and a buyer
+        # holding a signed URL of their own could otherwise POST a body of
+        # their choosing to it.
+        expected = "GET" if provider == "glopal" and "signed_url" in cb["verified"] else "POST"
+        if self.command != expected:
+            return self.answer(405, {"error": f"a {provider} callback comes as {expected}"}, [("Allow", expected)])
         try:
             data = json.loads(body) if body else {}
         except ValueError:
