@@ -119,19 +119,6 @@ func errorReason(t testing.TB, a answer) string {
 	return e.Error
 }
 
-// vectorsDir is ../shared/vectors when it exists beside the project.
-func vectorsDir(t testing.TB) string {
-	t.Helper()
-	d, err := filepath.Abs(filepath.Join("..", "..", "shared", "vectors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("provider vectors not found at %s (the shared folder beside the project): %v", d, err)
-	}
-	return d
-}
-
 // tryDo is do for goroutines: a transport error comes back as status -1
 // with the error as body, for the test goroutine to report.
 func tryDo(req *http.Request) answer {

@@ -4,30 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/callbackguard/callbackguard/internal/testcaddy"
+	"github.com/callbackguard/callbackguard/internal/vectors"
 )
 
-// webhookVector is one entry of ../shared/vectors/webhooks/vectors.json.
-type webhookVector struct {
-	Scheme          string            `json:"scheme"`
-	Source          string            `json:"source"`
-	Secret          string            `json:"secret"`
-	PublicKey       string            `json:"public_key"`
-	NotificationURL string            `json:"notification_url"`
-	Headers         map[string]string `json:"headers"`
-	Body            string            `json:"body"`
-	Valid           bool              `json:"valid"`
-	Message         string            `json:"message"`
-	HMACHex         string            `json:"hmac_sha256_hex"`
-	HMACKeyHex      string            `json:"hmac_key_hex"`
-	Item            map[string]any    `json:"item"`
-	HMACSignature   string            `json:"hmacSignature"`
-}
+type webhookVector = vectors.Webhook
 
 // vectorGuard is the route and guard a vector is checked through: the
 // preset, with a tolerance wide enough for the vectors' old timestamps.
@@ -52,8 +36,8 @@ func vectorGuard(v webhookVector) (route, guard string) {
 	return "/" + v.Scheme, fmt.Sprintf("%s {\n hmac %q\n}", v.Scheme, v.Secret)
 }
 
-// request is the delivery of a vector as its provider sent it.
-func (v webhookVector) request(t *testing.T) (string, http.Header) {
+// vectorRequest is the delivery of a vector as its provider sent it.
+func vectorRequest(t *testing.T, v webhookVector) (string, http.Header) {
 	h := http.Header{}
 	for k, val := range v.Headers {
 		h.Set(k, val)
@@ -63,7 +47,10 @@ func (v webhookVector) request(t *testing.T) (string, http.Header) {
 		h.Set("X-Signature", v.HMACHex)
 		return v.Message, h
 	case "adyen_item":
-		item := v.Item
+		var item map[string]any
+		if err := json.Unmarshal(v.Item, &item); err != nil {
+			t.Fatal(err)
+		}
 		item["additionalData"] = map[string]any{"hmacSignature": v.HMACSignature}
 		b, err := json.Marshal(map[string]any{"live": "false", "notificationItems": []any{map[string]any{"NotificationRequestItem": item}}})
 		if err != nil {
@@ -78,20 +65,11 @@ func (v webhookVector) request(t *testing.T) (string, http.Header) {
 // the real guard and reaches the backend byte for byte; the invalid one is
 // rejected and never forwarded.
 func TestWebhookVectorsThroughCaddy(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(vectorsDir(t), "webhooks", "vectors.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f struct {
-		Vectors []webhookVector `json:"vectors"`
-	}
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
-	}
+	vecs := vectors.Webhooks(t)
 	up := testcaddy.NewUpstream(t)
 	var routes strings.Builder
 	seen := map[string]bool{}
-	for _, v := range f.Vectors {
+	for _, v := range vecs {
 		route, guard := vectorGuard(v)
 		if seen[route] {
 			continue
@@ -102,11 +80,11 @@ func TestWebhookVectorsThroughCaddy(t *testing.T) {
 		fmt.Fprintf(&routes, "handle %s {\ncallback_guard %s\nreverse_proxy %s\n}\n", route, guard, up.Addr())
 	}
 	c := testcaddy.Start(t, "{\n\tadmin @ADMIN@\n}\n:@HTTP@ {\n"+routes.String()+"}\n")
-	for _, v := range f.Vectors {
+	for _, v := range vecs {
 		route, _ := vectorGuard(v)
 		t.Run(v.Scheme, func(t *testing.T) {
 			up.Reset()
-			body, h := v.request(t)
+			body, h := vectorRequest(t, v)
 			a := post(t, c.URL+route, body, h)
 			if v.Scheme != "stripe_hmac_primitive" && v.Scheme != "adyen_item" && !v.Valid {
 				if a.status != 401 || errorReason(t, a) != "invalid_signature" || up.Count() != 0 {

@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/callbackguard/callbackguard/internal/testcaddy"
+	"github.com/callbackguard/callbackguard/internal/vectors"
 )
 
 // The real PayGlocal callback token, delivered by form post through a real
 // Caddy: accepted with a leeway that covers its age, rejected as expired
 // with the defaults.
 func TestPayGlocalRealVectorThroughCaddy(t *testing.T) {
-	dir := filepath.Join(vectorsDir(t), "payglocal")
+	dir := filepath.Join(vectors.Dir(t), "payglocal")
 	tok, err := os.ReadFile(filepath.Join(dir, "callback-token.jwt"))
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callbackguard/callbackguard/internal/testcaddy"
+	"github.com/callbackguard/callbackguard/internal/vectors"
 )
 
 func TestCallbackVerifyCaptures(t *testing.T) {
@@ -126,11 +126,7 @@ func TestCallbackVerifyCaptures(t *testing.T) {
 // offline: expired now, accepted as of when it arrived.
 func TestCallbackVerifyRealPayGlocalToken(t *testing.T) {
 	t.Parallel()
-	root, err := testcaddy.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	vec := filepath.Join(root, "..", "shared", "vectors", "payglocal")
+	vec := filepath.Join(vectors.Dir(t), "payglocal")
 	tok, err := os.ReadFile(filepath.Join(vec, "callback-token.jwt"))
 	if err != nil {
 		t.Skipf("no PayGlocal vectors beside the project (%v)", err)

@@ -1,16 +1,14 @@
 package hmacsig_test
 
 import (
-	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/callbackguard/callbackguard/caddymodule/verify"
 	"github.com/callbackguard/callbackguard/caddymodule/verify/hmacsig"
+	"github.com/callbackguard/callbackguard/internal/vectors"
 )
 
 // provider is a provider's scheme as its documentation defines it, written
@@ -56,42 +54,10 @@ var providers = map[string]provider{
 	"adyen": {secretEncoding: "hex", scheme: hmacsig.Scheme{Format: hmacsig.FormatAdyen, Encoding: "base64"}},
 }
 
-// webhookVector is one entry of ../shared/vectors/webhooks/vectors.json.
-type webhookVector struct {
-	Scheme          string            `json:"scheme"`
-	Source          string            `json:"source"`
-	Secret          string            `json:"secret"`
-	PublicKey       string            `json:"public_key"`
-	NotificationURL string            `json:"notification_url"`
-	Headers         map[string]string `json:"headers"`
-	Body            string            `json:"body"`
-	Valid           bool              `json:"valid"`
-	Message         string            `json:"message"`
-	HMACHex         string            `json:"hmac_sha256_hex"`
-	HMACKeyHex      string            `json:"hmac_key_hex"`
-	Item            json.RawMessage   `json:"item"`
-	SignedString    string            `json:"signed_string"`
-	HMACSignature   string            `json:"hmacSignature"`
-}
+// webhookVector is one official signature vector.
+type webhookVector = vectors.Webhook
 
-func loadWebhookVectors(t testing.TB) []webhookVector {
-	t.Helper()
-	path := filepath.Join("..", "..", "..", "..", "shared", "vectors", "webhooks", "vectors.json")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Skipf("provider vectors not found at %s (the shared folder beside the project): %v", path, err)
-	}
-	var f struct {
-		Vectors []webhookVector `json:"vectors"`
-	}
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
-	}
-	if len(f.Vectors) == 0 {
-		t.Fatal("no vectors")
-	}
-	return f.Vectors
-}
+func loadWebhookVectors(t testing.TB) []webhookVector { return vectors.Webhooks(t) }
 
 func newVerifier(t testing.TB, s hmacsig.Scheme, k hmacsig.Keys) *hmacsig.Verifier {
 	t.Helper()
